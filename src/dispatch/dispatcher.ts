@@ -1,0 +1,303 @@
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import type { GenesysClient, GenesysResult } from '../genesys/genesys-client.js'
+import { parseRetryAfter } from '../genesys/genesys-client.js'
+import { GenesysNetworkError, GenesysTokenError } from '../genesys/genesys-errors.js'
+import { describeGenesysError, hintForLaunchFailure } from '../genesys/hints.js'
+import type { RateLimiter } from '../genesys/rate-limiter.js'
+import type { InputType } from '../mapping/input-types.js'
+import { buildLaunchRequest, executionName, redactLaunchRequest, type CompiledRoute, type LaunchRequest } from '../mapping/mapping-engine.js'
+import type { Mappings } from '../mapping/mappings.js'
+import { bounded, truncate } from '../logging/bounded.js'
+import type { AttemptRecord, ClaimedDelivery, Store } from '../store/store.js'
+import { decideRetry, isRetryableStatus, type RetryPolicy } from './retry-policy.js'
+import { mergeEvents } from './coalesce.js'
+
+/** What the dispatcher tells metrics and tests about each attempt's end. */
+export interface AttemptEvent {
+  deliveryId: string
+  route: string
+  source: string
+  attempt: number
+  outcome: AttemptRecord['outcome'] | 'lease_lost' | 'released'
+  status: number | null
+  durationMs: number
+}
+
+/** Flow input schemas, when known (flow-aware validation): types for coercion, and a 400 to re-check. */
+export interface FlowSchemaSource {
+  inputTypes (route: CompiledRoute): ReadonlyMap<string, InputType> | undefined
+  launchRejected (route: CompiledRoute): void
+}
+
+export interface DispatcherOptions {
+  store: Store
+  /** The mappings in force; read once per delivery, so a reload never changes a delivery mid-flight. */
+  mappings: () => Mappings
+  /** null in dry-run. */
+  genesys: GenesysClient | null
+  rateLimiter: RateLimiter | null
+  log: Logger
+  owner: string
+  concurrency: number
+  leaseMs: number
+  pollMs: number
+  retry: RetryPolicy
+  /** Bytes of request and response kept in logs and attempt records. */
+  payloadLimitBytes: number
+  flowSchemas?: FlowSchemaSource
+  random?: () => number
+  now?: () => Date
+}
+
+/**
+ * Claims due deliveries from the store and launches them: map → (dry run | launch) → record the
+ * attempt and its verdict (succeeded, retry at a time, failed). The retry schedule lives in the
+ * store, so a restart resumes it. Runs as a loop (`start`/`stop`) or one step at a time (`tick`).
+ */
+export class Dispatcher extends EventEmitter {
+  readonly #o: Required<Omit<DispatcherOptions, 'flowSchemas' | 'genesys' | 'rateLimiter'>> & Pick<DispatcherOptions, 'flowSchemas' | 'genesys' | 'rateLimiter'>
+  readonly #inFlight = new Map<string, { delivery: ClaimedDelivery, abort: AbortController, done: Promise<void> }>()
+  #running = false
+  #loop: Promise<void> | null = null
+  #wakeUp: (() => void) | null = null
+  #stopSignal = new AbortController()
+
+  constructor (options: DispatcherOptions) {
+    super()
+    this.#o = { random: Math.random, now: () => new Date(), ...options }
+  }
+
+  get inFlight (): number {
+    return this.#inFlight.size
+  }
+
+  start (): void {
+    if (this.#running) return
+    this.#running = true
+    this.#stopSignal = new AbortController()
+    this.#loop = this.#run()
+  }
+
+  /** Nudges the loop to claim now (new work was committed) instead of at the next poll. */
+  wake (): void {
+    this.#wakeUp?.()
+  }
+
+  /**
+   * Stops claiming; waits up to `graceMs` for launches in flight, then aborts the rest and gives
+   * their leases back so another instance (or the next start) takes them up at once.
+   */
+  async stop (graceMs = 10_000): Promise<void> {
+    this.#running = false
+    this.#stopSignal.abort()
+    this.wake()
+    await this.#loop
+    const pending = [...this.#inFlight.values()]
+    if (pending.length === 0) return
+    const timer = new Promise<'timeout'>(resolve => setTimeout(() => resolve('timeout'), graceMs).unref())
+    const finished = await Promise.race([Promise.all(pending.map(p => p.done)).then(() => 'done' as const), timer])
+    if (finished === 'timeout') {
+      for (const entry of this.#inFlight.values()) entry.abort.abort(new Error('shutting down'))
+      await Promise.all([...this.#inFlight.values()].map(p => p.done))
+    }
+  }
+
+  /** Claims what it can and processes it to the end; returns how many deliveries it handled. */
+  async tick (): Promise<number> {
+    const claimed = await this.#claim()
+    await Promise.all(claimed.map(delivery => this.#launch(delivery)))
+    return claimed.length
+  }
+
+  async #run (): Promise<void> {
+    while (this.#running) {
+      let waitMs = this.#o.pollMs
+      try {
+        const limiter = this.#o.rateLimiter
+        const budgetWait = limiter === null ? 0 : limiter.msUntilAvailable()
+        if (this.#inFlight.size < this.#o.concurrency && budgetWait === 0) {
+          const claimed = await this.#claim()
+          for (const delivery of claimed) void this.#launch(delivery)
+          // A full page means more is probably due: go again as soon as a slot frees.
+          if (claimed.length > 0 && this.#inFlight.size < this.#o.concurrency) waitMs = 0
+        } else if (budgetWait > 0) {
+          waitMs = Math.min(budgetWait, this.#o.pollMs)
+        }
+      } catch (err) {
+        this.#o.log.error({ event: 'dispatcher.claim_failed', err }, 'claiming deliveries failed; retrying')
+      }
+      if (waitMs > 0 || this.#inFlight.size >= this.#o.concurrency) await this.#sleep(waitMs)
+    }
+  }
+
+  async #sleep (ms: number): Promise<void> {
+    if (!this.#running) return
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(done, ms)
+      function done (): void {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#wakeUp = () => {
+        this.#wakeUp = null
+        done()
+      }
+    })
+  }
+
+  async #claim (): Promise<ClaimedDelivery[]> {
+    const limiter = this.#o.rateLimiter
+    const free = this.#o.concurrency - this.#inFlight.size
+    const limit = Math.min(free, limiter === null ? free : limiter.available())
+    if (limit <= 0) return []
+    return await this.#o.store.claim({ owner: this.#o.owner, limit, leaseMs: this.#o.leaseMs, now: this.#o.now() })
+  }
+
+  #launch (delivery: ClaimedDelivery): Promise<void> {
+    const abort = new AbortController()
+    const done = this.#process(delivery, abort.signal)
+      .catch(err => { this.#o.log.error({ event: 'dispatcher.crashed', deliveryId: delivery.id, err }, 'unexpected error processing a delivery') })
+      .finally(() => {
+        this.#inFlight.delete(delivery.id)
+        this.wake()
+      })
+    this.#inFlight.set(delivery.id, { delivery, abort, done })
+    return done
+  }
+
+  async #process (claimed: ClaimedDelivery, signal: AbortSignal): Promise<void> {
+    const o = this.#o
+    const log = o.log.child({ deliveryId: claimed.id, route: claimed.route, source: claimed.source, attempt: claimed.attempt })
+    const mappings = o.mappings()
+    const route = mappings.route(claimed.route)
+    const startedAt = o.now()
+    const started = performance.now()
+    const attemptBase = { number: claimed.attempt, startedAt, correlationId: null, response: null }
+
+    if (route === undefined) {
+      await this.#fail(claimed, log, { ...attemptBase, durationMs: 0, outcome: 'failed', status: null, request: null, error: `route "${claimed.route}" is no longer in the mappings file`, hint: 'Restore the route, or replay the delivery onto another route after fixing the mappings.' })
+      return
+    }
+
+    let delivery = claimed
+    if (route.coalesceMs > 0) {
+      const superseded = await o.store.absorbFollowers(claimed.id, o.owner, mergeEvents)
+      if (superseded.length > 0) {
+        const fresh = await o.store.getDelivery(claimed.id)
+        if (fresh !== null) delivery = { ...claimed, event: fresh.event }
+        log.info({ event: 'delivery.coalesced', superseded, count: superseded.length }, 'later updates of the record folded into this delivery')
+      }
+    }
+
+    if (delivery.attempt > delivery.maxAttempts) {
+      await this.#fail(delivery, log, { ...attemptBase, durationMs: 0, outcome: 'failed', status: null, request: null, error: `gave up: attempt ${delivery.attempt - 1} was interrupted and was the last allowed (max ${delivery.maxAttempts})`, hint: null })
+      return
+    }
+
+    const mapped = buildLaunchRequest(route, delivery.event, executionName(delivery.id), o.flowSchemas?.inputTypes(route))
+    if (!mapped.ok) {
+      const error = mapped.problems.map(p => `${p.input}: ${p.reason}`).join('; ')
+      await this.#fail(delivery, log, { ...attemptBase, durationMs: performance.now() - started, outcome: 'failed', status: null, request: null, error: `mapping failed: ${error}`, hint: 'Fix the event or the route\'s inputs in the mappings file, then replay the delivery.' })
+      return
+    }
+    const request = mapped.request
+    const shown = redactLaunchRequest(request, route.redact)
+
+    if (o.genesys === null) {
+      log.info({ event: 'delivery.dry_run', request: bounded(shown, o.payloadLimitBytes) }, 'dry run: this request would be sent')
+      await this.#finish(delivery, log, 'dry_run', { ...attemptBase, durationMs: performance.now() - started, outcome: 'dry_run', status: null, request: shown, error: null, hint: null }, null)
+      return
+    }
+
+    let result: GenesysResult | null = null
+    let failure: Error | null = null
+    try {
+      result = await o.genesys.launch(request, signal)
+    } catch (err) {
+      if (signal.aborted) {
+        await o.store.release([delivery.id], o.owner)
+        log.warn({ event: 'delivery.released', reason: 'shutdown' }, 'launch abandoned at shutdown; lease released (it may have reached Genesys)')
+        this.emit('attempt', this.#attemptEvent(delivery, 'released', null, performance.now() - started))
+        return
+      }
+      failure = err as Error
+    }
+    const durationMs = performance.now() - started
+    const status = result?.status ?? null
+    const responseSummary = result === null ? null : truncate(result.text, o.payloadLimitBytes)
+    log.info({
+      event: 'delivery.attempt',
+      request: bounded(shown, o.payloadLimitBytes),
+      status,
+      response: result === null ? null : bounded(result.body ?? '', o.payloadLimitBytes),
+      durationMs: Math.round(durationMs),
+      correlationId: result?.correlationId ?? null,
+      error: failure?.message
+    }, 'launch attempt')
+
+    const attempt = { ...attemptBase, durationMs, status, request: shown, correlationId: result?.correlationId ?? null, response: responseSummary }
+
+    if (result !== null && result.status >= 200 && result.status < 300) {
+      const executionId = typeof (result.body as { id?: unknown } | null)?.id === 'string' ? (result.body as { id: string }).id : null
+      await this.#finish(delivery, log, 'succeeded', { ...attempt, outcome: 'succeeded', error: null, hint: null }, executionId)
+      return
+    }
+
+    let error: string
+    let hint: string | null
+    let retryable: boolean
+    let retryAfterMs: number | null = null
+    if (result === null) {
+      error = failure?.message ?? 'unknown failure'
+      retryable = true
+      hint = failure instanceof GenesysTokenError
+        ? (failure.code === 'token_rejected' ? 'Genesys refused the OAuth client credentials: check GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET and GENESYS_REGION. Deliveries wait and retry.' : 'The Genesys login endpoint could not be reached; deliveries wait and retry.')
+        : failure instanceof GenesysNetworkError ? hintForLaunchFailure(null, null, request, false) : null
+    } else {
+      error = describeGenesysError(result.status, result.body, result.text, result.correlationId)
+      retryable = isRetryableStatus(result.status)
+      retryAfterMs = parseRetryAfter(result.headers['retry-after'], Date.now())
+      hint = retryable ? null : hintForLaunchFailure(result.status, result.body, request, result.correlationId !== null)
+      if (result.status === 400) o.flowSchemas?.launchRejected(route)
+    }
+
+    if (retryable) {
+      const decision = decideRetry({ attempt: delivery.attempt, maxAttempts: delivery.maxAttempts, createdAt: delivery.createdAt, now: o.now(), retryAfterMs, policy: o.retry, random: o.random })
+      if (decision.retry) {
+        const ok = await o.store.retry(delivery.id, o.owner, { attempt: { ...attempt, outcome: 'retry', error, hint }, runAt: decision.runAt })
+        if (!ok) return this.#leaseLost(delivery, log, durationMs)
+        log.warn({ event: 'delivery.retry_scheduled', retryAt: decision.runAt.toISOString(), delayMs: decision.delayMs, reason: error }, 'launch failed; retry scheduled')
+        this.emit('attempt', this.#attemptEvent(delivery, 'retry', status, durationMs))
+        return
+      }
+      error = `${error}; ${decision.reason}`
+    }
+    await this.#fail(delivery, log, { ...attempt, outcome: 'failed', error, hint })
+  }
+
+  async #finish (delivery: ClaimedDelivery, log: Logger, state: 'succeeded' | 'dry_run', attempt: AttemptRecord, executionId: string | null): Promise<void> {
+    const ok = await this.#o.store.finish(delivery.id, this.#o.owner, { state, attempt, executionId })
+    if (!ok) return this.#leaseLost(delivery, log, attempt.durationMs)
+    if (state === 'succeeded') log.info({ event: 'delivery.succeeded', executionId, durationMs: Math.round(attempt.durationMs) }, 'flow launched')
+    this.emit('attempt', this.#attemptEvent(delivery, attempt.outcome, attempt.status, attempt.durationMs))
+  }
+
+  async #fail (delivery: ClaimedDelivery, log: Logger, attempt: AttemptRecord): Promise<void> {
+    const ok = await this.#o.store.finish(delivery.id, this.#o.owner, { state: 'failed', attempt })
+    if (!ok) return this.#leaseLost(delivery, log, attempt.durationMs)
+    log.error({ event: 'delivery.failed', status: attempt.status, reason: attempt.error, hint: attempt.hint }, 'delivery failed')
+    this.emit('attempt', this.#attemptEvent(delivery, 'failed', attempt.status, attempt.durationMs))
+  }
+
+  #leaseLost (delivery: ClaimedDelivery, log: Logger, durationMs: number): void {
+    log.warn({ event: 'delivery.lease_lost' }, 'lease expired before the attempt was recorded; another dispatcher owns the delivery now')
+    this.emit('attempt', this.#attemptEvent(delivery, 'lease_lost', null, durationMs))
+  }
+
+  #attemptEvent (delivery: ClaimedDelivery, outcome: AttemptEvent['outcome'], status: number | null, durationMs: number): AttemptEvent {
+    return { deliveryId: delivery.id, route: delivery.route, source: delivery.source, attempt: delivery.attempt, outcome, status, durationMs }
+  }
+}
+
+export type { LaunchRequest }
