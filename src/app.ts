@@ -1,0 +1,55 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import fastifyEnv from '@fastify/env'
+import type { Logger } from 'pino'
+import { envSchema } from './config/env.js'
+import bridgePlugin, { type BridgeOptions } from './plugins/bridge.js'
+import healthRoutes from './routes/health.js'
+import webhookRoutes from './routes/webhooks.js'
+
+export interface AppOptions extends Omit<BridgeOptions, 'env'> {
+  /** The environment to configure from (process.env in production). */
+  env: Record<string, string | undefined>
+  logger: Logger
+}
+
+/**
+ * Builds the service without listening: configuration, shared services, routes, error handling.
+ * `server.ts` listens; tests build it with their own environment and logger.
+ */
+export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    // Never trust a caller-chosen request id: it would let callers forge log correlation.
+    requestIdHeader: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle'
+  })
+
+  await app.register(fastifyEnv, { schema: envSchema, data: options.env })
+  await app.register(bridgePlugin, { ...options, env: options.env })
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500
+    if (status >= 500) {
+      request.log.error({ event: 'request.failed', err: error }, 'request failed')
+      return reply.code(status).send({ error: 'internal_error', message: 'internal error; see the service log' })
+    }
+    request.log.warn({ event: 'request.rejected', code: error.code, reason: error.message, status }, 'request rejected')
+    return reply.code(status).send({ error: errorCode(error), message: error.message })
+  })
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }))
+
+  await app.register(healthRoutes)
+  await app.register(webhookRoutes)
+  return app
+}
+
+function errorCode (error: FastifyError): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': return 'body_too_large'
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return 'unsupported_content_type'
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH': return 'malformed_body'
+    default: return error.validation !== undefined ? 'invalid_request' : (error.code ?? 'bad_request').toLowerCase()
+  }
+}
