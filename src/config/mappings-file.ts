@@ -82,7 +82,8 @@ export function parseMappingsText (text: string, file: string, options: LoadOpti
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
   if (doc.errors.length > 0) {
-    throw new MappingsFileError(file, 'syntax', doc.errors.map(error => {
+    // One mistake makes the parser report a cascade; the first few are the useful ones.
+    throw new MappingsFileError(file, 'syntax', doc.errors.slice(0, 3).map(error => {
       const pos = lineCounter.linePos(error.pos[0])
       return { path: [], message: error.message.split('\n')[0] ?? error.message, line: pos.line, column: pos.col }
     }))

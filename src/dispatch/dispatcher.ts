@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { Logger } from 'pino'
+import type { Log } from '../logging/log.js'
 import type { GenesysClient, GenesysResult } from '../genesys/genesys-client.js'
 import { parseRetryAfter } from '../genesys/genesys-client.js'
 import { GenesysNetworkError, GenesysTokenError } from '../genesys/genesys-errors.js'
@@ -37,7 +37,7 @@ export interface DispatcherOptions {
   /** null in dry-run. */
   genesys: GenesysClient | null
   rateLimiter: RateLimiter | null
-  log: Logger
+  log: Log
   owner: string
   concurrency: number
   leaseMs: number
@@ -276,21 +276,21 @@ export class Dispatcher extends EventEmitter {
     await this.#fail(delivery, log, { ...attempt, outcome: 'failed', error, hint })
   }
 
-  async #finish (delivery: ClaimedDelivery, log: Logger, state: 'succeeded' | 'dry_run', attempt: AttemptRecord, executionId: string | null): Promise<void> {
+  async #finish (delivery: ClaimedDelivery, log: Log, state: 'succeeded' | 'dry_run', attempt: AttemptRecord, executionId: string | null): Promise<void> {
     const ok = await this.#o.store.finish(delivery.id, this.#o.owner, { state, attempt, executionId })
     if (!ok) return this.#leaseLost(delivery, log, attempt.durationMs)
     if (state === 'succeeded') log.info({ event: 'delivery.succeeded', executionId, durationMs: Math.round(attempt.durationMs) }, 'flow launched')
     this.emit('attempt', this.#attemptEvent(delivery, attempt.outcome, attempt.status, attempt.durationMs))
   }
 
-  async #fail (delivery: ClaimedDelivery, log: Logger, attempt: AttemptRecord): Promise<void> {
+  async #fail (delivery: ClaimedDelivery, log: Log, attempt: AttemptRecord): Promise<void> {
     const ok = await this.#o.store.finish(delivery.id, this.#o.owner, { state: 'failed', attempt })
     if (!ok) return this.#leaseLost(delivery, log, attempt.durationMs)
     log.error({ event: 'delivery.failed', status: attempt.status, reason: attempt.error, hint: attempt.hint }, 'delivery failed')
     this.emit('attempt', this.#attemptEvent(delivery, 'failed', attempt.status, attempt.durationMs))
   }
 
-  #leaseLost (delivery: ClaimedDelivery, log: Logger, durationMs: number): void {
+  #leaseLost (delivery: ClaimedDelivery, log: Log, durationMs: number): void {
     log.warn({ event: 'delivery.lease_lost' }, 'lease expired before the attempt was recorded; another dispatcher owns the delivery now')
     this.emit('attempt', this.#attemptEvent(delivery, 'lease_lost', null, durationMs))
   }

@@ -1,5 +1,5 @@
 import { Agent, type Dispatcher } from 'undici'
-import type { Logger } from 'pino'
+import type { Log } from '../logging/log.js'
 import type { LaunchRequest } from '../mapping/mapping-engine.js'
 import { GenesysTokenError, toNetworkError } from './genesys-errors.js'
 import type { RateLimiter } from './rate-limiter.js'
@@ -30,7 +30,7 @@ export interface GenesysClientOptions {
   clientSecret: string
   timeoutMs: number
   rateLimiter: RateLimiter
-  log: Logger
+  log: Log
   /** undici dispatcher; default an Agent with the timeouts above. Tests pass their own. */
   dispatcher?: Dispatcher
   hooks?: GenesysClientHooks

@@ -144,6 +144,5 @@ export class TokenBucket implements RateLimiter {
       this.#timer = null
       this.#schedule()
     }, delay)
-    this.#timer.unref()
   }
 }

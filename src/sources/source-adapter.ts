@@ -34,7 +34,7 @@ export interface IngestSummary {
   accepted: Array<{ deliveryId: string, route: string, eventId: string }>
   /** Event ids (the CRM's) already seen before: accepted earlier, nothing new stored. */
   duplicates: string[]
-  /** Event ids that no route matched: stored for the record, nothing to launch. */
+  /** Event ids (the CRM's) that no route matched: nothing stored, nothing to launch. */
   unmatched: string[]
 }
 
