@@ -36,7 +36,18 @@ export const envSchema = {
     RETRY_BASE_DELAY_MS: { type: 'integer', minimum: 1, default: 1000 },
     RETRY_MAX_DELAY_MS: { type: 'integer', minimum: 1, default: 600000 },
     LOG_PAYLOAD_MAX_BYTES: { type: 'integer', minimum: 64, default: 4096 },
-    SHUTDOWN_GRACE_MS: { type: 'integer', minimum: 0, default: 10000 }
+    SHUTDOWN_GRACE_MS: { type: 'integer', minimum: 0, default: 10000 },
+    RETENTION_SUCCEEDED_MS: { type: 'integer', minimum: 60000, default: 604800000 },
+    RETENTION_SWEEP_MS: { type: 'integer', minimum: 1000, default: 60000 },
+    FLOW_SCHEMA_TTL_MS: { type: 'integer', minimum: 1000, default: 300000 },
+    WATCH_MAPPINGS: { type: 'boolean', default: true },
+    OUTCOME_POLL_BASE_MS: { type: 'integer', minimum: 100, default: 2000 },
+    OUTCOME_POLL_MAX_MS: { type: 'integer', minimum: 100, default: 60000 },
+    OUTCOME_TIMEOUT_MS: { type: 'integer', minimum: 1000, default: 3600000 },
+    TRUST_PROXY: { type: 'string', default: 'false' },
+    TLS_CERT_FILE: { type: 'string', minLength: 1 },
+    TLS_KEY_FILE: { type: 'string', minLength: 1 },
+    DATABASE_POOL_SIZE: { type: 'integer', minimum: 1, maximum: 200, default: 10 }
   }
 } as const
 
@@ -67,6 +78,17 @@ export interface Env {
   RETRY_MAX_DELAY_MS: number
   LOG_PAYLOAD_MAX_BYTES: number
   SHUTDOWN_GRACE_MS: number
+  RETENTION_SUCCEEDED_MS: number
+  RETENTION_SWEEP_MS: number
+  FLOW_SCHEMA_TTL_MS: number
+  WATCH_MAPPINGS: boolean
+  OUTCOME_POLL_BASE_MS: number
+  OUTCOME_POLL_MAX_MS: number
+  OUTCOME_TIMEOUT_MS: number
+  TRUST_PROXY: string
+  TLS_CERT_FILE?: string
+  TLS_KEY_FILE?: string
+  DATABASE_POOL_SIZE: number
 }
 
 export type StoreLocation = { kind: 'sqlite', file: string } | { kind: 'postgres', url: string }

@@ -1,12 +1,11 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { loadMappingsFile, MappingsFileError } from '../../src/config/mappings-file.js'
 import { sourceTypes } from '../../src/sources/index.js'
 import { basicMappings, tempDir, writeFile } from '../helper.js'
 
 const env = { CRM_WEBHOOK_SECRET: 's3cret-value' }
-const load = (t: Tap, text: string, name = 'mappings.yaml', extraEnv: Record<string, string> = env): ReturnType<typeof loadMappingsFile> =>
+const load = (t: Test, text: string, name = 'mappings.yaml', extraEnv: Record<string, string> = env): ReturnType<typeof loadMappingsFile> =>
   loadMappingsFile(writeFile(tempDir(t), name, text), { env: extraEnv, sourceTypes })
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
 
 function problemsOf (fn: () => unknown): MappingsFileError {
   try {
