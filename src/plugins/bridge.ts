@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import type { Dispatcher as UndiciDispatcher } from 'undici'
 import { deriveSettings, type Env, type Settings } from '../config/env.js'
 import { Dispatcher } from '../dispatch/dispatcher.js'
+import { startRetention } from '../dispatch/retention.js'
 import { createGenesysClient, type GenesysClient } from '../genesys/genesys-client.js'
 import { TokenBucket, type RateLimiter } from '../genesys/rate-limiter.js'
 import { loadMappings } from '../mapping/mappings.js'
@@ -93,7 +94,14 @@ export default fp<BridgeOptions>(async function bridgePlugin (fastify, options) 
   if (options.dispatch !== false) {
     fastify.addHook('onListen', async () => { dispatcher.start() })
   }
+  const retention = startRetention({
+    store,
+    log: log.child({ module: 'retention' }),
+    keepFinishedMs: fastify.config.RETENTION_SUCCEEDED_MS,
+    everyMs: fastify.config.RETENTION_SWEEP_MS
+  })
   fastify.addHook('preClose', async () => {
+    retention.stop()
     await dispatcher.stop(fastify.config.SHUTDOWN_GRACE_MS)
   })
   fastify.addHook('onClose', async () => {
