@@ -3,8 +3,13 @@ import fastifyEnv from '@fastify/env'
 import type { Logger } from 'pino'
 import { envSchema } from './config/env.js'
 import bridgePlugin, { type BridgeOptions } from './plugins/bridge.js'
+import metricsPlugin from './plugins/metrics.js'
+import { loadTlsFiles } from './net/tls.js'
+import { parseTrustProxy } from './net/trust-proxy.js'
+import metricsRoutes from './routes/metrics.js'
 import healthRoutes from './routes/health.js'
 import webhookRoutes from './routes/webhooks.js'
+import adminRoutes from './routes/admin/index.js'
 
 export interface AppOptions extends Omit<BridgeOptions, 'env'> {
   /** The environment to configure from (process.env in production). */
@@ -17,15 +22,21 @@ export interface AppOptions extends Omit<BridgeOptions, 'env'> {
  * `server.ts` listens; tests build it with their own environment and logger.
  */
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+  // TLS and proxy trust shape the server itself, so they are read before @fastify/env runs
+  // (src/net/tls.ts, src/net/trust-proxy.ts); both throw a ConfigError naming the variable.
+  const tls = loadTlsFiles(options.env)
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     // Never trust a caller-chosen request id: it would let callers forge log correlation.
     requestIdHeader: false,
     return503OnClosing: true,
-    forceCloseConnections: 'idle'
-  })
+    forceCloseConnections: 'idle',
+    trustProxy: parseTrustProxy(options.env.TRUST_PROXY),
+    ...(tls === null ? {} : { https: tls })
+  }) as unknown as FastifyInstance
 
   await app.register(fastifyEnv, { schema: envSchema, data: options.env })
+  await app.register(metricsPlugin)
   await app.register(bridgePlugin, { ...options, env: options.env })
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -40,7 +51,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }))
 
   await app.register(healthRoutes)
+  await app.register(metricsRoutes)
   await app.register(webhookRoutes)
+  // The admin API exists only with a token: without ADMIN_TOKEN every /admin URL is a plain 404.
+  if (app.config.ADMIN_TOKEN !== undefined) await app.register(adminRoutes, { prefix: '/admin', token: app.config.ADMIN_TOKEN })
   return app
 }
 

@@ -61,7 +61,7 @@ export function basicMappings (options: { routeOptions?: string, inputs?: string
 sources:
   crm:
     type: generic
-    auth: { type: hmac, header: X-Signature, secret: \${CRM_WEBHOOK_SECRET}, encoding: hex, prefix: "sha256=" }
+    auth: { type: hmac, header: X-Signature, secret: "\${CRM_WEBHOOK_SECRET}", encoding: hex, prefix: "sha256=" }
     eventId: id
     occurredAt: occurredAt
     recordId: record.id

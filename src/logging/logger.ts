@@ -22,10 +22,24 @@ export const redactPaths = [
   'SessionId'
 ]
 
+/** `/webhooks/x?code=abc&t` → `/webhooks/x?code=[redacted]&t`: query values can be credentials (Dataverse `?code=`, `?token=`). */
+export function maskQueryValues (url: string): string {
+  const start = url.indexOf('?')
+  if (start === -1) return url
+  const pairs = url.slice(start + 1).split('&').map(pair => pair.includes('=') ? `${pair.slice(0, pair.indexOf('='))}=[redacted]` : pair)
+  return `${url.slice(0, start + 1)}${pairs.join('&')}`
+}
+
+/** Fastify's own request serializer, with the query values masked. */
+function serializeRequest (req: { method?: string, url?: string, host?: string, ip?: string, socket?: { remotePort?: number } }): Record<string, unknown> {
+  return { method: req.method, url: typeof req.url === 'string' ? maskQueryValues(req.url) : req.url, host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort }
+}
+
 export function loggerOptions (level: string): LoggerOptions {
   return {
     level,
     redact: { paths: redactPaths, censor: '[redacted]' },
+    serializers: { req: serializeRequest },
     base: { service: 'crm-flow-bridge' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: label => ({ level: label }) }

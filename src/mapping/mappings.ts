@@ -1,5 +1,6 @@
 import { loadMappingsFile, parseMappingsText, type LoadedMappingsFile, type LoadOptions } from '../config/mappings-file.js'
 import type { SourceAdapter } from '../sources/source-adapter.js'
+import { addressFilter } from '../sources/ip-allow-list.js'
 import { compileRoute, type CompiledRoute } from './mapping-engine.js'
 
 /**
@@ -21,7 +22,11 @@ export interface Mappings {
 
 export function compileMappings (loaded: LoadedMappingsFile, loadedAt = new Date()): Mappings {
   const sources = new Map<string, SourceAdapter>()
-  for (const [name, { type, settings }] of loaded.sourceSettings) sources.set(name, type.create(name, settings))
+  for (const [name, { type, settings }] of loaded.sourceSettings) {
+    const adapter = type.create(name, settings)
+    const allowIps = settings.allowIps as string[] | undefined
+    sources.set(name, allowIps === undefined || allowIps.length === 0 ? adapter : { ...adapter, allowsAddress: addressFilter(allowIps) })
+  }
   const routes = loaded.content.routes.map(compileRoute)
   const bySource = new Map<string, CompiledRoute[]>()
   for (const route of routes) {

@@ -7,10 +7,13 @@ import { Dispatcher } from '../dispatch/dispatcher.js'
 import { startRetention } from '../dispatch/retention.js'
 import { createGenesysClient, type GenesysClient } from '../genesys/genesys-client.js'
 import { TokenBucket, type RateLimiter } from '../genesys/rate-limiter.js'
+import { PostgresRateLimiter } from '../genesys/postgres-rate-limiter.js'
+import { createBridgeExtras, type BridgeExtras } from '../flows/wiring.js'
 import { loadMappings } from '../mapping/mappings.js'
 import { MappingsHolder } from '../mapping/mappings-holder.js'
 import { sourceTypes } from '../sources/index.js'
 import { openStore } from '../store/open-store.js'
+import { PostgresStore } from '../store/postgres/postgres-store.js'
 import type { Store } from '../store/store.js'
 
 declare module 'fastify' {
@@ -21,7 +24,7 @@ declare module 'fastify' {
 }
 
 /** The service's shared parts, built once from configuration and closed with the app. */
-export interface Bridge {
+export interface Bridge extends BridgeExtras {
   settings: Settings
   store: Store
   mappings: MappingsHolder
@@ -49,13 +52,18 @@ export default fp<BridgeOptions>(async function bridgePlugin (fastify, options) 
   const mappings = new MappingsHolder(loadMappings(fastify.config.MAPPINGS_FILE, { env: options.env, sourceTypes }))
   log.info({ event: 'mappings.loaded', file: mappings.current.file, hash: mappings.current.hash, sources: [...mappings.current.sources.keys()], routes: mappings.current.routes.map(r => r.name) }, 'mappings loaded')
 
-  const store = options.store ?? await openStore(settings.store)
+  const store = options.store ?? await openStore(settings.store, { poolSize: fastify.config.DATABASE_POOL_SIZE, log: log.child({ module: 'store' }) })
   const instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+  // Prometheus metrics (src/plugins/metrics.ts), when registered before this plugin.
+  const metrics = fastify.hasDecorator('metrics') ? fastify.metrics : undefined
 
   let genesys: GenesysClient | null = null
   let rateLimiter: RateLimiter | null = null
   if (!settings.dryRun) {
-    rateLimiter = new TokenBucket({ perMinute: settings.genesys.ratePerMinute, burst: settings.genesys.rateBurst })
+    // Several instances on one PostgreSQL share one Genesys budget (a row next to the queue).
+    rateLimiter = store instanceof PostgresStore
+      ? new PostgresRateLimiter({ sql: store.sql, name: `genesys:${settings.genesys.clientId}`, perMinute: settings.genesys.ratePerMinute, burst: settings.genesys.rateBurst, onWait: metrics?.onRateLimitWait, log: log.child({ module: 'rate-budget' }) })
+      : new TokenBucket({ perMinute: settings.genesys.ratePerMinute, burst: settings.genesys.rateBurst, onWait: metrics?.onRateLimitWait })
     genesys = createGenesysClient({
       apiUrl: settings.genesys.apiUrl,
       loginUrl: settings.genesys.loginUrl,
@@ -64,15 +72,20 @@ export default fp<BridgeOptions>(async function bridgePlugin (fastify, options) 
       timeoutMs: settings.genesys.timeoutMs,
       rateLimiter,
       log: log.child({ module: 'genesys' }),
+      hooks: metrics?.genesysHooks,
       ...(options.genesysDispatcher === undefined ? {} : { dispatcher: options.genesysDispatcher })
     })
   } else {
     log.warn({ event: 'dispatcher.dry_run', reason: settings.genesys.clientId === null ? 'no Genesys credentials set' : 'DRY_RUN=true' }, 'dry-run mode: requests are mapped and logged, nothing is sent to Genesys')
   }
 
+  // Flow-aware validation, hot reload, outcome tracking (src/flows/wiring.ts).
+  const extras = createBridgeExtras(fastify, { mappings, store, genesys, env: options.env, log })
+
   const dispatcher = new Dispatcher({
     store,
     mappings: () => mappings.current,
+    flowSchemas: extras.flows ?? undefined,
     genesys,
     rateLimiter,
     log: log.child({ module: 'dispatcher' }),
@@ -89,7 +102,9 @@ export default fp<BridgeOptions>(async function bridgePlugin (fastify, options) 
     }
   })
 
-  fastify.decorate('bridge', { settings, store, mappings, genesys, rateLimiter, dispatcher, instanceId })
+  fastify.decorate('bridge', { settings, store, mappings, genesys, rateLimiter, dispatcher, instanceId, flows: extras.flows, reloader: extras.reloader, outcomes: extras.outcomes })
+  extras.attach(dispatcher)
+  metrics?.watch({ dispatcher, stats: async () => await store.stats() })
 
   if (options.dispatch !== false) {
     fastify.addHook('onListen', async () => { dispatcher.start() })

@@ -3,6 +3,8 @@ import { uuidv7 } from '../store/ids.js'
 import { StoreUnavailableError, type IngestItem } from '../store/store.js'
 import { SourceRejection, type IncomingWebhook, type IngestSummary, type SourceAdapter, type SourceReply } from '../sources/source-adapter.js'
 import type { Mappings } from '../mapping/mappings.js'
+import { noteWebhookAccepted, noteWebhookRejected } from '../metrics/ingress.js'
+import { publicUrlFor } from '../net/public-url.js'
 
 /**
  * POST /webhooks/:source — authenticate on the raw bytes, parse, match routes, persist one delivery
@@ -29,6 +31,9 @@ export default async function webhookRoutes (fastify: FastifyInstance): Promise<
 
     let summary: IngestSummary
     try {
+      if (adapter.allowsAddress?.(webhook.remoteAddress) === false) {
+        throw new SourceRejection(403, 'ip_not_allowed', 'the caller\'s address is not in this source\'s allowIps')
+      }
       checkContentType(adapter, request.headers['content-type'])
       adapter.authenticate(webhook)
       const notes = adapter.notes?.(webhook)
@@ -37,16 +42,19 @@ export default async function webhookRoutes (fastify: FastifyInstance): Promise<
     } catch (err) {
       if (err instanceof SourceRejection) {
         log.warn({ event: 'webhook.rejected', code: err.code, reason: err.message, status: err.statusCode }, 'webhook rejected')
+        noteWebhookRejected(request, err.code)
         return await send(reply, adapter.errorReply(err))
       }
       if (err instanceof StoreUnavailableError) {
         log.error({ event: 'webhook.store_unavailable', err }, 'store cannot commit; asking the CRM to retry')
+        noteWebhookRejected(request, 'store_unavailable')
         const rejection = new SourceRejection(503, 'store_unavailable', 'the bridge cannot store events right now; retry later')
         return await send(reply.header('retry-after', '30'), adapter.errorReply(rejection))
       }
       throw err
     }
     log.info({ event: 'webhook.accepted', events: summary.events, accepted: summary.accepted.length, duplicates: summary.duplicates.length, unmatched: summary.unmatched.length }, 'webhook accepted')
+    noteWebhookAccepted(request, summary)
     if (summary.accepted.length > 0) bridge.dispatcher.wake()
     return await send(reply, adapter.reply(summary))
   })
@@ -107,7 +115,7 @@ function toIncomingWebhook (request: FastifyRequest): IncomingWebhook {
   return {
     method: request.method,
     url: request.url,
-    publicUrl: `${request.protocol}://${request.host}${request.url}`,
+    publicUrl: publicUrlFor(request, request.server.bridge.mappings.current),
     headers: request.headers,
     query: request.query as IncomingWebhook['query'],
     rawBody,

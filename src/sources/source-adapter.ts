@@ -68,6 +68,8 @@ export interface SourceAdapter {
   parse (req: IncomingWebhook): SourceEvent[]
   reply (summary: IngestSummary): SourceReply
   errorReply (rejection: SourceRejection): SourceReply
+  /** Set by the mappings loader from the common `allowIps` setting: false for a caller outside the list (403). */
+  allowsAddress?: (address: string) => boolean
   /** Notes worth a log line that do not refuse the request (e.g. Dynamics' size-exceeded header). */
   notes? (req: IncomingWebhook): Record<string, unknown> | undefined
 }

@@ -1,12 +1,13 @@
 import { z } from 'zod'
 import type { SourceAdapter } from './source-adapter.js'
+import { parseCidr } from './ip-allow-list.js'
 
 /**
  * Settings every source accepts whatever its type; ingress applies them before the adapter runs.
  */
 export const commonSourceSettings = {
   /** CIDR list; requests from other addresses get 403. Empty or absent: everyone. */
-  allowIps: z.array(z.string()).optional(),
+  allowIps: z.array(z.string().refine(text => parseCidr(text) !== null, 'an IP address or CIDR range, e.g. 13.108.0.0/14')).optional(),
   /** The public URL the CRM posts to, when it differs from what the service sees (signatures cover it). */
   publicUrl: z.url().optional()
 }

@@ -1,9 +1,21 @@
 import type { StoreLocation } from '../config/env.js'
+import type { Log } from '../logging/log.js'
+import { openPostgresStore } from './postgres/postgres-store.js'
 import { openSqliteStore } from './sqlite/sqlite-store.js'
 import type { Store } from './store.js'
 
 /** Opens the store DATABASE_URL names. */
-export async function openStore (location: StoreLocation): Promise<Store> {
+export async function openStore (location: StoreLocation, options: { poolSize?: number, log?: Log } = {}): Promise<Store> {
   if (location.kind === 'sqlite') return openSqliteStore({ file: location.file })
-  throw new Error('PostgreSQL store is not available in this build yet (DATABASE_URL=postgres://…); use sqlite:<path>')
+  const { url, schema } = splitSchema(location.url)
+  return await openPostgresStore({ url, schema, ...options })
+}
+
+/** `?schema=name` on a postgres:// URL picks the schema; pg itself would ignore the parameter. */
+function splitSchema (raw: string): { url: string, schema: string | undefined } {
+  if (!/[?&]schema=/.test(raw)) return { url: raw, schema: undefined }
+  const url = new URL(raw)
+  const schema = url.searchParams.get('schema') ?? undefined
+  url.searchParams.delete('schema')
+  return { url: url.toString(), schema }
 }

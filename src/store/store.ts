@@ -121,6 +121,14 @@ export interface DeliveryDetail extends DeliverySummary {
   lockedUntil: Date | null
 }
 
+/** A launched delivery whose execution outcome is still to be found (see `Store.pendingOutcomes`). */
+export interface PendingOutcome {
+  id: string
+  route: string
+  executionId: string
+  finishedAt: Date
+}
+
 export interface Page<T> {
   items: T[]
   /** Opaque; pass back to get the next page; null at the end. */
@@ -159,6 +167,11 @@ export interface Store {
   reclaimExpired (now?: Date): Promise<number>
   /** Records the outcome of a launched execution (outcome tracking). */
   setOutcome (id: string, outcome: { status: string, detail: unknown, checkedAt: Date }): Promise<void>
+  /**
+   * Outcome tracking after a restart: succeeded deliveries of `routes` with an execution id and no
+   * recorded outcome, finished at or after `finishedAfter`, oldest first, at most `limit`.
+   */
+  pendingOutcomes (options: { routes: string[], finishedAfter: Date, limit: number }): Promise<PendingOutcome[]>
   getDelivery (id: string): Promise<DeliveryDetail | null>
   listDeliveries (filter: DeliveryFilter, page: { limit: number, cursor?: string | null }): Promise<Page<DeliverySummary>>
   /** Queues finished deliveries again (replay); returns the ids requeued. */
