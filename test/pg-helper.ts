@@ -77,6 +77,11 @@ export async function startPgServer (t: Pick<Test, 'teardown'>): Promise<PgServe
     running = true
   }
 
+  t.teardown(async () => {
+    if (running) await server?.stop()
+    running = false
+    rmSync(dir, { recursive: true, force: true })
+  })
   port = await freePort()
   server = make(port)
   await server.initialise()
@@ -91,11 +96,6 @@ export async function startPgServer (t: Pick<Test, 'teardown'>): Promise<PgServe
       server = make(port)
     }
   }
-  t.teardown(async () => {
-    if (running) await server!.stop()
-    running = false
-    rmSync(dir, { recursive: true, force: true })
-  })
 
   const url = (database = 'postgres'): string => `postgres://${user}:${password}@127.0.0.1:${port}/${database}`
   const admin = async (text: string, values?: unknown[]): Promise<pg.QueryResult> => {

@@ -61,6 +61,7 @@ export class Dispatcher extends EventEmitter {
   /** Deliveries whose Genesys call is over and whose attempt is being recorded: they hold no slot. */
   readonly #recording = new Set<string>()
   #running = false
+  #claimFailingSince: number | null = null
   #loop: Promise<void> | null = null
   #wakeUp: (() => void) | null = null
   #stopSignal = new AbortController()
@@ -120,6 +121,10 @@ export class Dispatcher extends EventEmitter {
         const budgetWait = limiter === null ? 0 : limiter.msUntilAvailable()
         if (this.#slotsUsed() < this.#o.concurrency && budgetWait === 0) {
           const claimed = await this.#claim()
+          if (this.#claimFailingSince !== null) {
+            this.#o.log.info({ event: 'dispatcher.claim_recovered', failedForMs: Date.now() - this.#claimFailingSince }, 'claiming works again')
+            this.#claimFailingSince = null
+          }
           for (const delivery of claimed) void this.#launch(delivery)
           // A full page means more is probably due: go again as soon as a slot frees.
           if (claimed.length > 0 && this.#slotsUsed() < this.#o.concurrency) waitMs = 0
@@ -127,7 +132,13 @@ export class Dispatcher extends EventEmitter {
           waitMs = Math.min(budgetWait, this.#o.pollMs)
         }
       } catch (err) {
-        this.#o.log.error({ event: 'dispatcher.claim_failed', err }, 'claiming deliveries failed; retrying')
+        // One error line per outage, not one per poll; the recovery line closes it.
+        if (this.#claimFailingSince === null) {
+          this.#claimFailingSince = Date.now()
+          this.#o.log.error({ event: 'dispatcher.claim_failed', err }, 'claiming deliveries failed; retrying at every poll')
+        } else {
+          this.#o.log.debug({ event: 'dispatcher.claim_failed', err }, 'claiming deliveries still failing')
+        }
       }
       if (waitMs > 0 || this.#slotsUsed() >= this.#o.concurrency) await this.#sleep(waitMs)
     }

@@ -61,6 +61,10 @@ export class TokenBucket implements RateLimiter {
         signal,
         onAbort: () => {
           this.#waiters = this.#waiters.filter(w => w !== waiter)
+          if (this.#waiters.length === 0 && this.#timer !== null) {
+            clearTimeout(this.#timer)
+            this.#timer = null
+          }
           reject(signal?.reason)
         }
       }

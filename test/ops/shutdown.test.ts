@@ -64,7 +64,9 @@ t.test('SIGTERM lets a launch in flight finish within the grace period, then exi
   const { service, sandbox, dbFile, deliveryId } = await startWithLaunchInFlight(t, 'delay', 1500, 10_000)
   const signalledAt = Date.now()
   service.child.kill('SIGTERM')
-  // 1. new work is refused while the launch finishes (503 from return503OnClosing, or the socket is closed)
+  // 1. once the signal is handled, new work is refused while the launch finishes (503 from
+  //    return503OnClosing, or the connection is closed)
+  await waitFor(() => events(service).includes('shutdown.started'), 5000, 'the signal to be handled')
   const during = await fetch(`${service.url}/healthz`).then(r => r.status, () => 'refused')
   t.not(during, 200, `no new requests once shutting down (got ${during})`)
   // 2. the process exits by itself, cleanly
