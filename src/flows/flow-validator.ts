@@ -145,11 +145,14 @@ export class FlowValidator implements FlowSchemaSource {
       const lookup = await this.#o.catalog.lookup(route.flowId, route.flowVersion, fresh ? { since } : {})
       return { route, lookup, problems: checkRoute(route, lookup) }
     }))
-    // A reload may have swapped the mappings while Genesys answered: a stale verdict must not overwrite a newer one.
-    if (reason !== 'startup' && reason !== 'reload' && mappings.hash !== this.#checkedHash) return []
+    // A reload may have swapped the mappings while Genesys answered: the verdict on mappings no longer
+    // in force is dropped (their successor's own check reports), and a partial re-check only merges
+    // into verdicts on the same mappings.
+    if (mappings.hash !== this.#o.mappings().hash) return []
+    const full = routes.length === mappings.routes.filter(r => r.enabled).length
+    if (!full && mappings.hash !== this.#checkedHash) return []
     const located = locateProblems(results.flatMap(r => r.problems), mappings)
     const checkedAt = this.#o.now()
-    const full = reason === 'startup' || reason === 'reload' || routes.length === mappings.routes.filter(r => r.enabled).length
     const next = full ? new Map<string, RouteFlowState>() : new Map(this.#routes)
     const states: RouteFlowState[] = []
     for (const { route, lookup } of results) {

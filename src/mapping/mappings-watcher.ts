@@ -1,5 +1,5 @@
 /**
- * Hot reload of MAPPINGS_FILE, on a file change (watched) or on demand (SIGHUP, admin). A good file
+ * Hot reload of MAPPINGS_FILE, on a file change (watched) or on demand (SIGHUP). A good file
  * is swapped in whole (`MappingsHolder.replace`): work already under way keeps the snapshot it took.
  * A bad one is rejected: the last good mappings stay in force, the problems (paths, lines) are logged
  * and kept on the holder for /readyz and the admin API. Nothing here throws at the caller.
@@ -16,7 +16,7 @@ import type { Log } from '../logging/log.js'
 import type { MappingsHolder } from './mappings-holder.js'
 import { loadMappings, parseMappings, type Mappings } from './mappings.js'
 
-export type ReloadReason = 'watch' | 'sighup' | 'admin'
+export type ReloadReason = 'watch' | 'sighup'
 
 export type ReloadResult =
   | { status: 'reloaded', mappings: Mappings }

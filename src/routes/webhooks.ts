@@ -24,7 +24,7 @@ export default async function webhookRoutes (fastify: FastifyInstance): Promise<
     const log = request.log.child({ source: sourceName })
     if (adapter === undefined) {
       log.warn({ event: 'webhook.rejected', code: 'unknown_source' }, 'webhook rejected')
-      return await reply.code(404).send({ error: 'unknown_source', message: `no source named "${sourceName}" in the mappings file`, sources: [...mappings.sources.keys()] })
+      return await reply.code(404).send({ error: 'unknown_source', message: `no source named "${sourceName}" in the mappings file` })
     }
     const webhook = toIncomingWebhook(request)
     log.info({ event: 'webhook.received', bytes: webhook.rawBody.length, contentType: request.headers['content-type'] ?? null }, 'webhook received')

@@ -7,10 +7,11 @@ import { cli } from './cli-helper.js'
 const baseEnv = { CRM_WEBHOOK_SECRET: webhookSecret }
 
 t.test('--help for the program and each command', async t => {
-  for (const args of [['--help'], ['validate', '--help'], ['preview', '--help'], ['deliveries', '--help'], ['deliveries', 'list', '--help'], ['deliveries', 'show', '--help'], ['deliveries', 'replay', '--help']]) {
-    const result = await cli(args)
-    t.equal(result.code, 0, args.join(' '))
-    t.match(result.stdout, /^Usage: crm-flow-bridge/, args.join(' '))
+  const commands = [['--help'], ['validate', '--help'], ['preview', '--help'], ['deliveries', '--help'], ['deliveries', 'list', '--help'], ['deliveries', 'show', '--help'], ['deliveries', 'replay', '--help']]
+  const results = await Promise.all(commands.map(async args => await cli(args)))
+  for (const [i, result] of results.entries()) {
+    t.equal(result.code, 0, commands[i]!.join(' '))
+    t.match(result.stdout, /^Usage: crm-flow-bridge/, commands[i]!.join(' '))
   }
   const nothing = await cli([])
   t.equal(nothing.code, 2)

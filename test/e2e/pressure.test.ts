@@ -14,18 +14,18 @@ t.test('coalescing: a burst of updates to one record becomes one launch with the
   const sandbox = await startTestSandbox(t)
   const mappings = basicMappings({
     inputs: '      contactId: { from: record.id }\n      email: { from: record.fields.email }\n      attempts: { from: record.fields.count, type: integer }',
-    routeOptions: '    coalesce: 1s'
+    routeOptions: '    coalesce: 3s'
   })
   const bridge = await startBridge(t, { env: sandbox.env, mappings })
-  const ids: string[] = []
-  for (let n = 0; n < 50; n++) {
+  // Sent together, so all 50 are waiting within the window even on a loaded machine.
+  const responses = await Promise.all(Array.from({ length: 50 }, async (_, n) => {
     const fields: Record<string, unknown> = { count: String(n) }
     if (n === 10) fields.email = 'changed@example.com'
-    const r = await bridge.post(contactEvent(`burst-${n}`, { id: 'HOT', email: undefined, ...fields }, new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString()))
-    ids.push(r.body.accepted[0].deliveryId)
-  }
+    return await bridge.post(contactEvent(`burst-${n}`, { id: 'HOT', email: undefined, ...fields }, new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString()))
+  }))
+  const ids = responses.map(r => r.body.accepted[0].deliveryId as string)
   const store = bridge.app.bridge.store
-  await waitFor(async () => (await store.stats()).byState.succeeded === 1 && (await store.stats()).byState.queued === 0, 10_000, 'the coalesced launch')
+  await waitFor(async () => (await store.stats()).byState.succeeded === 1 && (await store.stats()).byState.queued === 0, 20_000, 'the coalesced launch')
   t.equal(sandbox.launches().length, 1, 'one flow run for 50 updates')
   const launch = sandbox.launches()[0]!.body
   t.equal(launch.inputData['Flow.attempts'], 49, 'the newest state wins')
