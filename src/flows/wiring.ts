@@ -49,9 +49,10 @@ export function createBridgeExtras (fastify: FastifyInstance, options: ExtrasOpt
     file: config.MAPPINGS_FILE,
     load: { env: options.env, sourceTypes },
     log: log.child({ module: 'mappings' }),
+    onResult: result => { fastify.metrics?.mappingReloads.inc({ result: result.status === 'reloaded' ? 'success' : result.status }) },
     onReloaded: next => {
       if (flows === null) skipped('reload')
-      else void flows.checkAll('reload', next).catch(() => {})
+      else void flows.checkAll('reload', next).catch(err => { flowsLog.error({ event: 'flows.check_crashed', err }, 'checking routes against their flows failed unexpectedly') })
     }
   })
   const outcomes = genesys === null

@@ -32,6 +32,8 @@ export interface MappingsReloaderOptions {
   debounceMs?: number
   /** Called after a good reload swapped new mappings in (e.g. to check them against the flows). */
   onReloaded?: (mappings: Mappings, reason: ReloadReason) => void
+  /** Called with every reload's result, good or bad (metrics). */
+  onResult?: (result: ReloadResult) => void
 }
 
 export class MappingsReloader {
@@ -97,7 +99,9 @@ export class MappingsReloader {
     }
     this.#running = this.#reloadOnce(reason)
     try {
-      return await this.#running
+      const result = await this.#running
+      this.#o.onResult?.(result)
+      return result
     } finally {
       this.#running = null
       if (this.#again) {

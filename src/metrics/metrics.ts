@@ -59,7 +59,7 @@ export interface Metrics {
    * Subscribes to the dispatcher's `attempt` events and reads queue depth from the store on scrape.
    * Returns a function that unsubscribes.
    */
-  watch (parts: { dispatcher: AttemptSource & { inFlight: number }, stats: () => Promise<QueueStats> }): () => void
+  watch (parts: { dispatcher: AttemptSource & { inFlight: number }, stats: () => Promise<QueueStats>, validationProblems?: () => number }): () => void
 }
 
 /** The part of the dispatcher metrics need (an EventEmitter emitting `attempt`). */
@@ -194,10 +194,14 @@ export function createMetrics (registry: Registry, options: MetricsOptions = {})
     labelNames: ['result'] as const,
     registers
   })
+  let problemsInForce: (() => number) | null = null
   const validationProblems = new Gauge({
     name: `${metricPrefix}mapping_validation_problems`,
     help: 'Problems the last validation found in the mappings in force (routes that do not fit their flows); 0 when clean.',
-    registers
+    registers,
+    collect () {
+      if (problemsInForce !== null) this.set(problemsInForce())
+    }
   })
   const readiness = new Gauge({
     name: `${metricPrefix}readiness_check`,
@@ -243,14 +247,16 @@ export function createMetrics (registry: Registry, options: MetricsOptions = {})
     observeReadiness (checks) {
       for (const [check, { ok }] of Object.entries(checks)) readiness.set({ check }, ok ? 1 : 0)
     },
-    watch ({ dispatcher, stats }) {
+    watch ({ dispatcher, stats, validationProblems: problems }) {
       dispatcher.on('attempt', observeAttempt)
+      if (problems !== undefined) problemsInForce = problems
       inFlight = () => dispatcher.inFlight
       queue = cachedLoader(stats, { ttlMs: options.queueStatsTtlMs ?? 5000, now: options.now ?? Date.now })
       return () => {
         dispatcher.off('attempt', observeAttempt)
         inFlight = () => 0
         queue = null
+        problemsInForce = null
       }
     }
   }

@@ -104,7 +104,11 @@ export default fp<BridgeOptions>(async function bridgePlugin (fastify, options) 
 
   fastify.decorate('bridge', { settings, store, mappings, genesys, rateLimiter, dispatcher, instanceId, flows: extras.flows, reloader: extras.reloader, outcomes: extras.outcomes })
   extras.attach(dispatcher)
-  metrics?.watch({ dispatcher, stats: async () => await store.stats() })
+  metrics?.watch({
+    dispatcher,
+    stats: async () => await store.stats(),
+    ...(extras.flows === null ? {} : { validationProblems: () => extras.flows!.status().problems.filter(p => p.severity === 'error').length })
+  })
 
   if (options.dispatch !== false) {
     fastify.addHook('onListen', async () => { dispatcher.start() })

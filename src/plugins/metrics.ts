@@ -6,7 +6,7 @@
  *
  * For other modules:
  *   fastify.metrics.mappingReloads.inc({ result: 'success' | 'rejected' | 'unchanged' })
- *   fastify.metrics.validationProblems.set(n)
+ *   (validation problems are read from the flow validator on each scrape, see bridge.ts)
  * @see docs/operations.md#metrics
  */
 import fp from 'fastify-plugin'

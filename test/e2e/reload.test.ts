@@ -34,6 +34,7 @@ t.test('a bad edit is rejected while the old mappings keep delivering; a good ed
   t.equal(notReady.code, 503)
   t.match(notReady.checks.mappings, { ok: false, detail: /still serving the previous mappings/ })
   t.equal(await launchedAction(bridge, sandbox, 'r-2'), 'sync', 'still delivering with the old mappings')
+  t.match(await (await fetch(`${bridge.url}/metrics`)).text(), /crm_bridge_mapping_reloads_total\{result="rejected"\} 1/, 'the rejected reload is counted')
 
   // 2. A syntax error: same, kind syntax.
   writeFileSync(bridge.mappingsFile, 'routes: [\n  - name: x\n')
@@ -46,6 +47,7 @@ t.test('a bad edit is rejected while the old mappings keep delivering; a good ed
   t.match(reloaded, { level: 'info', reason: 'watch', previousHash: firstHash, routes: ['contact-sync'], sources: ['crm'] })
   t.equal(bridge.app.bridge.mappings.lastError, null)
   t.equal(await launchedAction(bridge, sandbox, 'r-3'), 'resync')
+  t.match(await (await fetch(`${bridge.url}/metrics`)).text(), /crm_bridge_mapping_reloads_total\{result="success"\} 1/, 'the good reload is counted')
   await waitFor(() => bridge.logs.events('flows.checked').some(l => l.reason === 'reload'), 5000, 'the new mappings to be checked against the flows')
   t.equal((await readyz(bridge.url)).code, 200)
 

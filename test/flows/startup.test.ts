@@ -47,6 +47,8 @@ t.test('at startup every route is checked and each mistake is logged precisely',
   t.ok(ready.body.failing.includes('flows'))
   t.match(ready.body.checks.flows.detail, /4 route\(s\) do not fit their flow \(deliveries are still attempted\): .*typo Flow\.emial: Flow\.emial is not an input/)
   t.equal(ready.body.checks.genesys.ok, true)
+  const metrics = await (await fetch(`${bridge.url}/metrics`)).text()
+  t.match(metrics, /crm_bridge_mapping_validation_problems 4/, 'the problems are exported as a metric')
 })
 
 t.test('a route that fits: ready, and the flow\'s declared types convert untyped inputs', async t => {

@@ -38,6 +38,10 @@ t.test('every log event in src/ is listed in docs/operations.md', async t => {
   }
   t.ok(events.size > 40, `${events.size} events found`)
   for (const event of [...events].sort()) t.ok(documented.has(event), `${event} is documented (add a row to docs/operations.md#events)`)
+  // docs/logging.md is the field reference for the same events; it must not fall behind either.
+  const logging = readFileSync(join(root, 'docs/logging.md'), 'utf8')
+  const inLogging = new Set([...logging.matchAll(/^\| `([\w.:]+)`/gm)].map(m => m[1]!))
+  for (const event of [...events].sort()) t.ok(inLogging.has(event), `${event} is in docs/logging.md`)
 })
 
 t.test('the metric list matches what the service exports', async t => {
