@@ -55,9 +55,8 @@ export class LogSink extends Writable {
 export const flowId = 'a1b2c3d4-e5f6-7890-abcd-ef1234567890'
 export const webhookSecret = 'test-webhook-secret-0123456789'
 
-/** A generic source with HMAC auth and one route to `flowId`; `extra` is appended under routes. */
-export function basicMappings (options: { routeOptions?: string, inputs?: string, flowVersion?: string } = {}): string {
-  return `
+/** The `sources:` block of the test mappings: a generic source `crm` with HMAC auth. */
+export const crmSourceYaml = `
 sources:
   crm:
     type: generic
@@ -67,7 +66,11 @@ sources:
     recordId: record.id
     recordType: record.type
     fields: record
-routes:
+`
+
+/** The `crm` source and one route to `flowId`; `routeOptions` is appended to the route. */
+export function basicMappings (options: { routeOptions?: string, inputs?: string, flowVersion?: string } = {}): string {
+  return `${crmSourceYaml}routes:
   - name: contact-sync
     source: crm
     when: { recordType: Contact }

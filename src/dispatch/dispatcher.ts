@@ -174,9 +174,10 @@ export class Dispatcher extends EventEmitter {
 
   /**
    * The Genesys call of `id` is over: free its slot now, while the attempt is still being recorded,
-   * so the next claim joins the same group commit as this attempt's record (one fsync per launch
-   * cycle instead of two; docs/benchmarks.md). A claim that meets this delivery still running skips
-   * its record's next update, so per-record order holds either way.
+   * so the next claim joins the same group commit as this attempt's record. When answers come one
+   * at a time (Genesys's own latency), that is one fsync per launch instead of two (docs/benchmarks.md).
+   * A claim that meets this delivery still running skips its record's next update, so per-record
+   * order holds either way.
    */
   #callEnded (id: string): void {
     this.#recording.add(id)

@@ -1,5 +1,5 @@
 import type { SandboxFlow } from '../../src/sandbox/genesys-sandbox.js'
-import { flowId } from '../helper.js'
+import { crmSourceYaml, flowId } from '../helper.js'
 
 export const ivrFlowId = 'b2c3d4e5-f6a7-8901-bcde-f12345678901'
 
@@ -11,17 +11,7 @@ export const ivrFlow: SandboxFlow = {
   versions: [{ id: '1.0', inputs: { contactId: 'string' } }]
 }
 
-const source = `
-sources:
-  crm:
-    type: generic
-    auth: { type: hmac, header: X-Signature, secret: "\${CRM_WEBHOOK_SECRET}", encoding: hex, prefix: "sha256=" }
-    eventId: id
-    occurredAt: occurredAt
-    recordId: record.id
-    recordType: record.type
-    fields: record
-`
+const source = crmSourceYaml
 
 /** One route per kind of mistake, plus one that fits; all on source crm. */
 export const brokenMappings = `${source}
