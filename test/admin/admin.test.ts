@@ -56,7 +56,7 @@ t.test('the OpenAPI description lists every admin route with its schemas', async
   const { status, body } = await admin(bridge.app, { method: 'GET', url: '/admin/openapi.json' })
   t.equal(status, 200)
   t.equal(body.openapi, '3.0.3')
-  t.same(Object.keys(body.paths).sort(), ['/admin/deliveries', '/admin/deliveries/replay', '/admin/deliveries/{id}', '/admin/deliveries/{id}/replay', '/admin/mappings', '/admin/mappings/preview', '/admin/mappings/validate'])
+  t.same(Object.keys(body.paths).sort(), ['/admin/deliveries', '/admin/deliveries/purge', '/admin/deliveries/replay', '/admin/deliveries/{id}', '/admin/deliveries/{id}/replay', '/admin/mappings', '/admin/mappings/preview', '/admin/mappings/validate'])
   t.ok(body.paths['/admin/deliveries'].get.parameters.some((p: any) => p.name === 'cursor'))
   t.ok(body.paths['/admin/deliveries/replay'].post.requestBody.content['application/json'].schema.required.includes('status'))
   t.ok(body.paths['/admin/mappings/validate'].post.requestBody.content['application/yaml'])
@@ -155,6 +155,23 @@ t.test('bulk replay of failed deliveries after the flow is fixed', async t => {
   t.equal(bridge.logs.events('admin.replayed').at(-1)!.count, 3)
   const again = await admin(bridge.app, { method: 'POST', url: '/admin/deliveries/replay', payload: { status: 'failed' } })
   t.same(again.body, { replayed: 0, ids: [] })
+})
+
+t.test('purge deletes failed deliveries only when an admin says so', async t => {
+  const sandbox = await startTestSandbox(t)
+  const bridge = await startBridge(t, { env: { ...sandbox.env, ADMIN_TOKEN: token } })
+  const bad = (await bridge.post(contactEvent('purge-bad', { id: 'P1', count: 'NaN' }))).body.accepted[0].deliveryId
+  const good = (await bridge.post(contactEvent('purge-ok', { id: 'P2' }))).body.accepted[0].deliveryId
+  t.equal((await settled(bridge.app, bad)).state, 'failed')
+  await settled(bridge.app, good)
+  const earlier = await admin(bridge.app, { method: 'POST', url: '/admin/deliveries/purge', payload: { status: 'failed', before: '2020-01-01T00:00:00Z' } })
+  t.same(earlier.body, { purged: 0 }, 'nothing finished before that time')
+  t.equal((await admin(bridge.app, { method: 'POST', url: '/admin/deliveries/purge', payload: { status: 'failed' } })).status, 400, 'before is required')
+  const purged = await admin(bridge.app, { method: 'POST', url: '/admin/deliveries/purge', payload: { status: 'dead', before: new Date(Date.now() + 1000).toISOString() } })
+  t.same(purged.body, { purged: 1 })
+  t.equal(await bridge.app.bridge.store.getDelivery(bad), null)
+  t.ok(await bridge.app.bridge.store.getDelivery(good), 'other states untouched')
+  t.equal(bridge.logs.events('admin.purged').at(-1)!.count, 1)
 })
 
 t.test('mappings: the mappings in force, secrets masked, with flow checks and the last reload error', async t => {

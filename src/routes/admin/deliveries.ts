@@ -134,6 +134,35 @@ export default async function deliveryRoutes (fastify: FastifyInstance): Promise
     return await reply.code(202).send({ replayed: ids.length, ids: ids.slice(0, maxListedIds) })
   })
 
+  fastify.post<{ Body: { status: 'failed' | 'dead' | 'succeeded' | 'dry_run' | 'superseded', before: string } }>('/deliveries/purge', {
+    schema: {
+      tags: ['deliveries'],
+      summary: 'Delete finished deliveries of one status that finished before a time',
+      description: 'Failed deliveries are kept until replayed or purged here; succeeded, dry-run and superseded ones are also purged automatically after RETENTION_SUCCEEDED_MS. Answers the count.',
+      body: {
+        type: 'object',
+        additionalProperties: rejectUnknown,
+        properties: {
+          status: { type: 'string', enum: ['failed', 'dead', 'succeeded', 'dry_run', 'superseded'] },
+          before: { type: 'string', format: 'date-time' }
+        },
+        required: ['status', 'before']
+      },
+      response: { 200: { type: 'object', properties: { purged: { type: 'integer' } } }, ...errorResponses }
+    }
+  }, async (request, reply) => {
+    const state = request.body.status === 'dead' ? 'failed' : request.body.status
+    const before = new Date(request.body.before)
+    let purged = 0
+    for (;;) {
+      const batch = await bridge.store.purge({ states: [state], before, limit: 5000 })
+      purged += batch
+      if (batch < 5000) break
+    }
+    request.log.info({ event: 'admin.purged', status: state, before: before.toISOString(), count: purged }, 'deliveries purged')
+    return await reply.send({ purged })
+  })
+
   /** What a replay would send now: the current route, the flow's declared types, redacted inputs masked. */
   function mappedNow (delivery: DeliveryDetail): Record<string, unknown> {
     const route = bridge.mappings.current.route(delivery.route)
