@@ -1,6 +1,6 @@
 import type { Log } from '../../logging/log.js'
 import type { NormalizedEvent } from '../../sources/normalized-event.js'
-import { decodeCursor, encodeCursor } from '../sqlite/sqlite-store.js'
+import { decodeCursor, encodeCursor } from '../cursor.js'
 import {
   deliveryStates,
   type AttemptRecord, type ClaimedDelivery, type DeliveryDetail, type DeliveryFilter, type DeliveryState,

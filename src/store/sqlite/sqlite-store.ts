@@ -10,6 +10,7 @@ import {
 } from '../store.js'
 import { sqliteMigrations } from './migrations.js'
 import { GroupCommitter } from './group-commit.js'
+import { decodeCursor, encodeCursor } from '../cursor.js'
 
 export interface SqliteStoreOptions {
   /** File path, or `:memory:` (tests only: nothing survives). */
@@ -442,22 +443,4 @@ function filterSql (filter: DeliveryFilter): { where: string[], params: Record<s
   if (filter.recordKey !== undefined) { where.push('record_key = @recordKey'); params.recordKey = filter.recordKey }
   if (filter.since !== undefined) { where.push('created_at >= @since'); params.since = filter.since.getTime() }
   return { where, params }
-}
-
-export function encodeCursor (seq: number): string {
-  return Buffer.from(String(seq)).toString('base64url')
-}
-
-export function decodeCursor (cursor: string | null | undefined): number | null {
-  if (cursor === undefined || cursor === null || cursor === '') return null
-  const value = Number(Buffer.from(cursor, 'base64url').toString('utf8'))
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidCursorError()
-  return value
-}
-
-export class InvalidCursorError extends Error {
-  constructor () {
-    super('cursor is not one this service issued')
-    this.name = 'InvalidCursorError'
-  }
 }
