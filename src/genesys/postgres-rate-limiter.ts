@@ -1,6 +1,6 @@
 import type { Log } from '../logging/log.js'
 import type { SqlRunner } from '../store/postgres/pg-database.js'
-import type { RateLimiter } from './rate-limiter.js'
+import { sustainedPerMinute, type RateLimiter } from './rate-limiter.js'
 
 export interface PostgresRateLimiterOptions {
   /** The PostgreSQL store's connection pool (`PostgresStore.sql`); the budget row lives beside the queue. */
@@ -117,8 +117,8 @@ export class PostgresRateLimiter implements RateLimiter {
   #writes: Promise<void> = Promise.resolve()
 
   constructor (options: PostgresRateLimiterOptions) {
-    this.#o = { probeLeaseMs: 30_000, refreshMs: 250, ...options, burst: Math.max(1, options.burst) }
-    this.#perMs = options.perMinute / 60_000
+    this.#o = { probeLeaseMs: 30_000, refreshMs: 250, ...options, burst: Math.max(1, options.burst), perMinute: sustainedPerMinute(options.perMinute, options.burst) }
+    this.#perMs = this.#o.perMinute / 60_000
     this.#known = { at: Date.now(), tokens: this.#o.burst, pausedUntil: 0, probing: false, probeOutUntil: 0 }
   }
 

@@ -17,6 +17,16 @@ export interface RateLimiter {
   msUntilAvailable (): number
 }
 
+/**
+ * The refill rate that keeps every 60 s window within `perMinute` calls, burst included: Genesys
+ * counts calls over a rolling minute, so a bucket refilled at the full rate would allow
+ * burst + perMinute in the first minute and draw a 429.
+ */
+export function sustainedPerMinute (perMinute: number, burst: number): number {
+  if (perMinute <= 0) return 0
+  return Math.max(1, perMinute - Math.max(1, burst))
+}
+
 export interface TokenBucketOptions {
   perMinute: number
   burst: number
@@ -42,8 +52,8 @@ export class TokenBucket implements RateLimiter {
   #timer: NodeJS.Timeout | null = null
 
   constructor (options: TokenBucketOptions) {
-    this.#perMs = options.perMinute / 60_000
     this.#burst = Math.max(1, options.burst)
+    this.#perMs = sustainedPerMinute(options.perMinute, this.#burst) / 60_000
     this.#now = options.now ?? Date.now
     this.#onWait = options.onWait
     this.#tokens = this.#burst

@@ -3,7 +3,8 @@ import { TokenBucket } from '../../src/genesys/rate-limiter.js'
 
 t.test('a burst passes at once, then calls are paced', async t => {
   let now = 0
-  const bucket = new TokenBucket({ perMinute: 60, burst: 3, now: () => now })
+  // 63/min with a burst of 3 refills at 60/min, so no 60 s window ever holds more than 63 calls.
+  const bucket = new TokenBucket({ perMinute: 63, burst: 3, now: () => now })
   for (let i = 0; i < 3; i++) await bucket.acquire()
   t.equal(bucket.available(), 0)
   t.equal(bucket.msUntilAvailable(), 1000)
@@ -12,6 +13,24 @@ t.test('a burst passes at once, then calls are paced', async t => {
   await bucket.acquire()
   now += 10_000
   t.equal(bucket.available(), 3, 'never more than the burst')
+})
+
+t.test('no 60 s window holds more than perMinute calls, burst included', async t => {
+  let now = 0
+  const bucket = new TokenBucket({ perMinute: 300, burst: 5, now: () => now })
+  const calls: number[] = []
+  while (now < 180_000) {
+    while (bucket.available() > 0) { await bucket.acquire(); calls.push(now) }
+    now += 10
+  }
+  let worst = 0
+  for (let i = 0; i < calls.length; i++) {
+    let j = i
+    while (j < calls.length && calls[j]! < calls[i]! + 60_000) j++
+    worst = Math.max(worst, j - i)
+  }
+  t.ok(worst <= 300, `busiest minute: ${worst} calls`)
+  t.ok(worst >= 294, 'and the budget is spent, not wasted')
 })
 
 t.test('a pause stops everyone, then one probe goes first', async t => {
