@@ -32,6 +32,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     trustProxy: parseTrustProxy(options.env.TRUST_PROXY),
+    // avvio times out close hooks too: shutdown may spend SHUTDOWN_GRACE_MS letting launches finish.
+    pluginTimeout: closeHookTimeoutMs(options.env.SHUTDOWN_GRACE_MS),
     ...(tls === null ? {} : { https: tls })
   }) as unknown as FastifyInstance
 
@@ -56,6 +58,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   // The admin API exists only with a token: without ADMIN_TOKEN every /admin URL is a plain 404.
   if (app.config.ADMIN_TOKEN !== undefined) await app.register(adminRoutes, { prefix: '/admin', token: app.config.ADMIN_TOKEN })
   return app
+}
+
+function closeHookTimeoutMs (graceMs: string | undefined): number {
+  const grace = Number(graceMs ?? 10000)
+  return (Number.isFinite(grace) && grace >= 0 ? grace : 10000) + 10000
 }
 
 function errorCode (error: FastifyError): string {

@@ -96,3 +96,15 @@ t.test('SIGINT past the grace period releases the launch in flight for the next 
   t.ok(seen.includes('delivery.released'))
   t.equal(seen.at(-1), 'shutdown.finished')
 })
+
+t.test('the default 10 s grace period is honoured in full and still exits 0', async t => {
+  // Fastify times out close hooks after pluginTimeout; it must exceed SHUTDOWN_GRACE_MS.
+  const { service, dbFile, deliveryId } = await startWithLaunchInFlight(t, 'hang', 60_000, 10_000)
+  const signalledAt = Date.now()
+  service.child.kill('SIGTERM')
+  const { code } = await service.exited
+  t.equal(code, 0)
+  t.ok(Date.now() - signalledAt >= 9_900, 'waited the whole grace period for the launch')
+  t.same(await deliveryState(dbFile, deliveryId), { state: 'queued', attempts: 0 })
+  t.equal(events(service).at(-1), 'shutdown.finished')
+})
