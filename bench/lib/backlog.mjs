@@ -2,7 +2,7 @@
  * Backlog files: a SQLite file pre-filled with N queued deliveries is built once (through the store
  * API, bench/lib/prefill.mjs) and cached under $BENCH_TMP (default the OS temp folder), then copied
  * for each run, since a run launches (and so changes) what it finds. A cached file is reused only
- * while the build's SQLite schema is the same.
+ * while the build's SQLite schema and the benchmark payloads are the same.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs'
 import { createHash } from 'node:crypto'
@@ -11,9 +11,11 @@ import { join } from 'node:path'
 import { distDir, log } from './common.mjs'
 import { makeRunDir, prefill } from './procs.mjs'
 
+/** Changes with the build's SQLite schema and with the benchmark payloads. */
 function schemaTag () {
-  const text = readFileSync(join(distDir, 'store', 'sqlite', 'migrations.js'), 'utf8')
-  return createHash('sha1').update(text).digest('hex').slice(0, 8)
+  const schema = readFileSync(join(distDir, 'store', 'sqlite', 'migrations.js'), 'utf8')
+  const payloads = readFileSync(new URL('./payloads.mjs', import.meta.url), 'utf8')
+  return createHash('sha1').update(schema).update(payloads).digest('hex').slice(0, 8)
 }
 
 export async function backlogFile (count) {

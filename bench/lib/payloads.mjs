@@ -72,11 +72,11 @@ routes:
 const lorem = 'Prefers email contact in the morning; renewal discussed at the last quarterly review, follow up on the pricing proposal and the onboarding plan for the new team members. '
 
 /** A generic "contact updated" event, 1.4–1.6 KB: what a CRM workflow rule typically posts. */
-export function genericBody (n, recordId = `003B${String(n).padStart(10, '0')}`) {
-  return JSON.stringify({
-    id: `evt-${process.pid}-${n}-${Date.now().toString(36)}`,
+function genericObject (id, recordId, n, occurredAt) {
+  return {
+    id,
     type: 'contact.updated',
-    occurredAt: new Date().toISOString(),
+    occurredAt,
     record: {
       id: recordId,
       type: 'Contact',
@@ -94,10 +94,31 @@ export function genericBody (n, recordId = `003B${String(n).padStart(10, '0')}`)
       leadSource: 'Partner referral',
       tags: ['priority', 'emea', 'renewal-2027', 'newsletter'],
       lastActivityAt: '2026-11-28T16:42:10.000Z',
+      customFields: { accountTier: 'Enterprise', region: 'EMEA', preferredLanguage: 'en-GB', marketingConsent: true, nps: 9, renewalDate: '2027-03-31', accountManager: 'Grace Hopper', segment: 'Manufacturing / Industrial automation' },
       description: lorem + lorem.slice(0, 80)
     },
-    changed: ['email', 'phone', 'lifecycleStage']
-  })
+    previous: { lifecycleStage: 'opportunity', phone: '+44 20 7946 0000', title: 'Customer Operations Manager' },
+    changed: ['email', 'phone', 'lifecycleStage', 'title']
+  }
+}
+
+// The load generator builds a body per request: splicing the varying parts into a serialized
+// template keeps its cost per request low (the baseline is otherwise capped by the generator).
+const ID = '@@id@@'
+const RECORD = '@@record@@'
+const N = '@@n@@'
+const COUNT = '@@count@@'
+const AT = '@@at@@'
+const template = JSON.stringify(genericObject(ID, RECORD, 0, AT)).replace(' Contact.0@', ` Contact.${N}@`).replace('"count":"0"', `"count":"${COUNT}"`)
+const parts = template.split(/@@(?:id|record|n|count|at)@@/)
+const order = [...template.matchAll(/@@(id|record|n|count|at)@@/g)].map(m => m[1])
+const runTag = `${process.pid}-${Date.now().toString(36)}`
+
+export function genericBody (n, recordId = `003B${String(n).padStart(10, '0')}`) {
+  const values = { id: `evt-${runTag}-${n}`, record: recordId, n: String(n), count: String(n % 100), at: new Date().toISOString() }
+  let out = parts[0]
+  for (let i = 0; i < order.length; i++) out += values[order[i]] + parts[i + 1]
+  return out
 }
 
 export function genericHeaders (body) {

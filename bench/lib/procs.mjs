@@ -294,3 +294,16 @@ export async function prefill (options) {
   if (code !== 0) throw new Error(`prefill exited ${code}`)
   return JSON.parse(out)
 }
+
+/** Times claim/finish/stats through the store API on a file (bench/lib/store-probe.mjs). */
+export async function storeProbe (options) {
+  const child = track(spawn(process.execPath, [join(benchDir, 'lib', 'store-probe.mjs')], {
+    env: { PATH: process.env.PATH, BENCH_DIST: distDir, BENCH_PROBE: JSON.stringify(options) },
+    stdio: ['ignore', 'pipe', 'inherit']
+  }), 'store-probe')
+  let out = ''
+  child.stdout.on('data', chunk => { out += chunk.toString('utf8') })
+  const { code } = await exitPromise(child)
+  if (code !== 0) throw new Error(`store probe exited ${code}`)
+  return JSON.parse(out)
+}

@@ -11,7 +11,7 @@
  */
 import { awaitQuiet, log, median, round, sleep } from '../lib/common.mjs'
 import { copyBacklog } from '../lib/backlog.mjs'
-import { makeRunDir, prefill, procMemory, runLoad, serviceEnv, startSandbox, startService } from '../lib/procs.mjs'
+import { makeRunDir, prefill, procMemory, runLoad, serviceEnv, startSandbox, startService, storeProbe } from '../lib/procs.mjs'
 import { launchWindow } from './dispatch.mjs'
 
 export const description = 'claim+launch throughput at 1k, 100k, 1M pending; ingest p99 with a 1M backlog'
@@ -106,6 +106,18 @@ async function ingestWithBacklog (sandbox, { size, duration, warmup }) {
   }
 }
 
+/** claim/finish/stats timed through the store API on a copy of the backlog (no service running). */
+async function probe (size) {
+  const run = makeRunDir()
+  try {
+    if (size <= 10_000) await prefill({ file: run.dbFile, mappingsFile: run.mappingsFile, count: size })
+    else await copyBacklog(size, run)
+    return await storeProbe({ file: run.dbFile })
+  } finally {
+    run.remove()
+  }
+}
+
 export async function run (args) {
   const runs = args.runs ?? 3
   const duration = args.duration ?? 20
@@ -113,7 +125,11 @@ export async function run (args) {
   const sizes = args.sizes === undefined ? [1_000, 100_000, 1_000_000] : String(args.sizes).split(',').map(Number)
   const results = { config: { runs, duration, warmup, sizes }, runs: [] }
   for (let r = 1; r <= runs; r++) {
-    const entry = { run: r, dispatch: {}, ingest: {} }
+    const entry = { run: r, probe: {}, dispatch: {}, ingest: {} }
+    for (const size of sizes) {
+      entry.probe[size] = await probe(size)
+      log(`run ${r}/${runs}: store calls with ${size} pending: claim(8) ${entry.probe[size].claimMs} ms, finish×8 ${entry.probe[size].finish8Ms} ms, stats() ${entry.probe[size].statsMs} ms`)
+    }
     const sandbox = await startSandbox({ rateLimitPerMinute: 0, maxRecordedRequests: 100 })
     try {
       for (const size of sizes) {
@@ -143,6 +159,11 @@ export async function run (args) {
   const biggest = Math.max(...sizes)
   const smallest = Math.min(...sizes)
   results.medians = {
+    probe: Object.fromEntries(sizes.map(size => [size, {
+      claimMs: median(results.runs.map(e => e.probe[size].claimMs)),
+      finish8Ms: median(results.runs.map(e => e.probe[size].finish8Ms)),
+      statsMs: median(results.runs.map(e => e.probe[size].statsMs))
+    }])),
     launchesPerSec: Object.fromEntries(sizes.map(size => [size, median(results.runs.map(e => e.dispatch[size].launchesPerSec))])),
     ratioBiggestToSmallest: median(results.runs.map(e => round(e.dispatch[biggest].launchesPerSec / e.dispatch[smallest].launchesPerSec, 3))),
     ingest: Object.fromEntries([0, biggest].map(size => [size, {
