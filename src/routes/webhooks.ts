@@ -21,13 +21,13 @@ export default async function webhookRoutes (fastify: FastifyInstance): Promise<
     const mappings = bridge.mappings.current
     const sourceName = request.params.source
     const adapter = mappings.sources.get(sourceName)
-    const log = request.log.child({ source: sourceName })
+    const log = request.log
     if (adapter === undefined) {
-      log.warn({ event: 'webhook.rejected', code: 'unknown_source' }, 'webhook rejected')
+      log.warn({ event: 'webhook.rejected', source: sourceName, code: 'unknown_source', status: 404, ip: request.ip, ms: elapsedMs(reply) }, 'webhook rejected')
       return await reply.code(404).send({ error: 'unknown_source', message: `no source named "${sourceName}" in the mappings file` })
     }
     const webhook = toIncomingWebhook(request)
-    log.info({ event: 'webhook.received', bytes: webhook.rawBody.length, contentType: request.headers['content-type'] ?? null }, 'webhook received')
+    log.debug({ event: 'webhook.received', source: sourceName, bytes: webhook.rawBody.length, contentType: request.headers['content-type'] ?? null }, 'webhook received')
 
     let summary: IngestSummary
     try {
@@ -37,26 +37,38 @@ export default async function webhookRoutes (fastify: FastifyInstance): Promise<
       checkContentType(adapter, request.headers['content-type'])
       adapter.authenticate(webhook)
       const notes = adapter.notes?.(webhook)
-      if (notes !== undefined) log.warn({ event: 'webhook.note', ...notes }, 'webhook accepted with a note')
+      if (notes !== undefined) log.warn({ event: 'webhook.note', source: sourceName, ...notes }, 'webhook accepted with a note')
       summary = await ingest(fastify, mappings, adapter, webhook, log)
     } catch (err) {
       if (err instanceof SourceRejection) {
-        log.warn({ event: 'webhook.rejected', code: err.code, reason: err.message, status: err.statusCode }, 'webhook rejected')
+        log.warn({ event: 'webhook.rejected', source: sourceName, code: err.code, reason: err.message, status: err.statusCode, ip: request.ip, ms: elapsedMs(reply) }, 'webhook rejected')
         noteWebhookRejected(request, err.code)
         return await send(reply, adapter.errorReply(err))
       }
       if (err instanceof StoreUnavailableError) {
-        log.error({ event: 'webhook.store_unavailable', err }, 'store cannot commit; asking the CRM to retry')
+        log.error({ event: 'webhook.store_unavailable', source: sourceName, err, status: 503, ip: request.ip, ms: elapsedMs(reply) }, 'store cannot commit; asking the CRM to retry')
         noteWebhookRejected(request, 'store_unavailable')
         const rejection = new SourceRejection(503, 'store_unavailable', 'the bridge cannot store events right now; retry later')
         return await send(reply.header('retry-after', '30'), adapter.errorReply(rejection))
       }
       throw err
     }
-    log.info({ event: 'webhook.accepted', events: summary.events, accepted: summary.accepted.length, duplicates: summary.duplicates.length, unmatched: summary.unmatched.length }, 'webhook accepted')
+    const response = adapter.reply(summary)
+    log.info({
+      event: 'webhook.accepted',
+      source: sourceName,
+      events: summary.events,
+      accepted: summary.accepted.length,
+      duplicates: summary.duplicates.length,
+      unmatched: summary.unmatched.length,
+      deliveryIds: summary.accepted.map(delivery => delivery.deliveryId),
+      status: response.statusCode,
+      ip: request.ip,
+      ms: elapsedMs(reply)
+    }, 'webhook accepted')
     noteWebhookAccepted(request, summary)
     if (summary.accepted.length > 0) bridge.dispatcher.wake()
-    return await send(reply, adapter.reply(summary))
+    return await send(reply, response)
   })
 }
 
@@ -90,6 +102,7 @@ async function ingest (fastify: FastifyInstance, mappings: Mappings, adapter: So
   }
   if (items.length === 0) return summary
   const results = await bridge.store.ingest(items)
+  const logQueued = log.level === 'debug' || log.level === 'trace'
   items.forEach((item, i) => {
     if (!results[i]!.inserted) {
       summary.duplicates.push(item.event.event.id)
@@ -97,7 +110,7 @@ async function ingest (fastify: FastifyInstance, mappings: Mappings, adapter: So
     }
     for (const delivery of item.deliveries) {
       summary.accepted.push({ deliveryId: delivery.id, route: delivery.route, eventId: item.event.event.id })
-      log.info({ event: 'delivery.queued', deliveryId: delivery.id, route: delivery.route, eventId: item.event.event.id, recordId: item.event.record.id, runAt: delivery.runAt.toISOString() }, 'delivery queued')
+      if (logQueued) log.debug({ event: 'delivery.queued', source: adapter.name, deliveryId: delivery.id, route: delivery.route, eventId: item.event.event.id, recordId: item.event.record.id, runAt: delivery.runAt.toISOString() }, 'delivery queued')
     }
   })
   return summary
@@ -122,6 +135,11 @@ function toIncomingWebhook (request: FastifyRequest): IncomingWebhook {
     receivedAt: new Date(),
     remoteAddress: request.ip
   }
+}
+
+/** Time since the request arrived, in the log lines that replace fastify's `request completed` for webhooks. */
+function elapsedMs (reply: FastifyReply): number {
+  return Math.round(reply.elapsedTime * 10) / 10
 }
 
 async function send (reply: FastifyReply, response: SourceReply): Promise<FastifyReply> {

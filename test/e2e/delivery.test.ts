@@ -37,6 +37,11 @@ t.test('a webhook launches the flow with the exact request body', async t => {
   t.equal((attemptLine.request as any).inputData['Flow.email'], '[redacted]', 'redacted inputs are masked in logs')
   t.same(attemptLine.response, { id: execution.id, name: execution.name, flowVersion: (attemptLine.response as any).flowVersion, selfUri: (attemptLine.response as any).selfUri })
   t.equal(bridge.logs.events('delivery.succeeded')[0]!.executionId, execution.id)
+  const accepted = bridge.logs.events('webhook.accepted')[0]!
+  t.same(accepted.deliveryIds, [deliveryId], 'the webhook\'s line names the delivery it queued')
+  t.match(accepted, { source: 'crm', status: 202, ip: '127.0.0.1', ms: Number })
+  const requestLines = bridge.logs.lines.filter(line => line.reqId === accepted.reqId && line.level !== 'debug')
+  t.same(requestLines.map(line => line.event ?? line.msg), ['webhook.accepted'], 'one line per webhook above debug, none of fastify\'s request lines')
   t.equal(bridge.logs.events('delivery.queued')[0]!.deliveryId, deliveryId)
 })
 

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs'
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs'
+import { promisify } from 'node:util'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { NormalizedEvent } from '../../sources/normalized-event.js'
@@ -10,12 +11,17 @@ import {
 } from '../store.js'
 import { sqliteMigrations } from './migrations.js'
 import { GroupCommitter } from './group-commit.js'
+import { Checkpointer } from './checkpointer.js'
+import { decodeEvent, encodeEvent } from './event-json.js'
 import { decodeCursor, encodeCursor } from '../cursor.js'
 
 export interface SqliteStoreOptions {
   /** File path, or `:memory:` (tests only: nothing survives). */
   file: string
-  /** `FULL` (default) fsyncs the WAL on every commit: a 202 means the event is on disk. */
+  /**
+   * `FULL` (default): every commit's WAL is fsynced before its callers are answered, so a 202 means
+   * the event is on disk. `NORMAL`: no fsync per commit (a power cut may lose the last commits).
+   */
   synchronous?: 'FULL' | 'NORMAL'
   /** Open without writing: no migrations (CLI inspection of a running service's file). */
   readonly?: boolean
@@ -72,14 +78,55 @@ export function openSqliteStore (options: SqliteStoreOptions): Store {
   } catch (err) {
     throw new StoreUnavailableError(`cannot open SQLite file ${options.file}: ${(err as Error).message}`, { cause: err })
   }
+  let wal: WalSync | undefined
+  let checkpointer: Checkpointer | undefined
   if (options.readonly !== true) {
     db.pragma('journal_mode = WAL')
-    db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`)
+    // SQLite's own per-commit fsync would block the event loop; durable stores sync the WAL off it
+    // instead (WalSync), and SQLite still syncs around every checkpoint as NORMAL does.
+    db.pragma('synchronous = NORMAL')
     db.pragma('foreign_keys = ON')
+    // Savepoint journals in memory rather than temporary files.
+    db.pragma('temp_store = MEMORY')
     migrate(db)
+    if (options.file !== ':memory:') {
+      if ((options.synchronous ?? 'FULL') === 'FULL') wal = new WalSync(options.file)
+      checkpointer = new Checkpointer(db, options.file)
+    }
   }
   db.pragma('busy_timeout = 5000')
-  return new SqliteStore(db)
+  return new SqliteStore(db, wal, checkpointer)
+}
+
+const fsyncAsync = promisify(fsync)
+
+/**
+ * The WAL file, fsynced on a libuv thread. Committed frames are appended to the WAL before the
+ * commit returns, so an fsync started after a commit makes it durable, as `synchronous=FULL`
+ * would. The file exists from the first read of a WAL-mode database and lives as long as the
+ * database has an open connection (ours), so one descriptor serves for the store's life.
+ */
+class WalSync {
+  readonly #fd: number
+
+  constructor (file: string) {
+    this.#fd = openSync(`${file}-wal`, 'r')
+    // The WAL's directory entry must be durable too, or a power cut could lose the file itself.
+    const dir = openSync(dirname(file), 'r')
+    try {
+      fsyncSync(dir)
+    } finally {
+      closeSync(dir)
+    }
+  }
+
+  async sync (): Promise<void> {
+    await fsyncAsync(this.#fd)
+  }
+
+  close (): void {
+    closeSync(this.#fd)
+  }
 }
 
 function migrate (db: Database.Database): void {
@@ -102,11 +149,18 @@ class SqliteStore implements Store {
   readonly kind = 'sqlite' as const
   readonly #db: Database.Database
   readonly #writes: GroupCommitter
+  readonly #wal: WalSync | undefined
+  readonly #checkpointer: Checkpointer | undefined
   readonly #stmt
 
-  constructor (db: Database.Database) {
+  constructor (db: Database.Database, wal: WalSync | undefined, checkpointer: Checkpointer | undefined) {
     this.#db = db
-    this.#writes = new GroupCommitter(db)
+    this.#wal = wal
+    this.#checkpointer = checkpointer
+    this.#writes = new GroupCommitter(db, {
+      ...(wal === undefined ? {} : { sync: async () => { await wal.sync() } }),
+      ...(checkpointer === undefined ? {} : { committed: () => { checkpointer.committed() } })
+    })
     const prepare = (sql: string): Database.Statement => db.prepare(sql)
     this.#stmt = {
       insertEvent: prepare(`INSERT INTO events (id, source, dedupe_key, external_id, received_at, occurred_at, record_type, record_id, payload)
@@ -179,7 +233,7 @@ class SqliteStore implements Store {
           occurredAt: Number.isFinite(occurredAt) ? occurredAt : null,
           recordType: item.event.record.type,
           recordId: item.event.record.id,
-          payload: JSON.stringify(item.event)
+          payload: encodeEvent(item.event)
         }).changes === 1
         if (!inserted) {
           const existing = this.#stmt.findEvent.get(item.source, item.dedupeKey) as { id: string }
@@ -220,7 +274,7 @@ class SqliteStore implements Store {
         attempt: row.attempts,
         maxAttempts: row.max_attempts,
         createdAt: new Date(row.created_at),
-        event: JSON.parse(row.merged_event ?? this.#stmt.eventPayload.get(row.event_id) as string) as NormalizedEvent,
+        event: decodeEvent(row.merged_event ?? this.#stmt.eventPayload.get(row.event_id) as string),
         leaseUntil: new Date(row.locked_until!)
       }))
     })
@@ -232,11 +286,11 @@ class SqliteStore implements Store {
       if (carrier === undefined) return []
       const followers = this.#stmt.followers.all({ route: carrier.route, recordKey: carrier.record_key, seq: carrier.seq }) as Array<{ id: string, merged_event: string | null, payload: string }>
       if (followers.length === 0) return []
-      const carried = JSON.parse(carrier.merged_event ?? this.#stmt.eventPayload.get(carrier.event_id) as string) as NormalizedEvent
-      const merged = merge(carried, followers.map(f => JSON.parse(f.merged_event ?? f.payload) as NormalizedEvent))
+      const carried = decodeEvent(carrier.merged_event ?? this.#stmt.eventPayload.get(carrier.event_id) as string)
+      const merged = merge(carried, followers.map(f => decodeEvent(f.merged_event ?? f.payload)))
       const now = Date.now()
       for (const follower of followers) this.#stmt.supersede.run({ id: follower.id, carrier: id, now })
-      this.#stmt.setMerged.run({ id, owner, merged: JSON.stringify(merged), now })
+      this.#stmt.setMerged.run({ id, owner, merged: encodeEvent(merged), now })
       return followers.map(f => f.id)
     })
   }
@@ -319,7 +373,7 @@ class SqliteStore implements Store {
     const attempts = this.#stmt.attemptsOf.all(id) as AttemptRow[]
     return {
       ...summary(row),
-      event: JSON.parse(row.merged_event ?? row.payload) as NormalizedEvent,
+      event: decodeEvent(row.merged_event ?? row.payload),
       dedupeKey: row.dedupe_key,
       receivedAt: new Date(row.received_at),
       request: parse(row.request),
@@ -407,7 +461,11 @@ class SqliteStore implements Store {
 
   async close (): Promise<void> {
     await this.#writes.drain()
-    if (this.#db.open) this.#db.close()
+    await this.#checkpointer?.close()
+    if (this.#db.open) {
+      this.#db.close()
+      this.#wal?.close()
+    }
   }
 }
 

@@ -1,0 +1,113 @@
+import t from 'tap'
+import Database from 'better-sqlite3'
+import { GroupCommitter } from '../../src/store/sqlite/group-commit.js'
+import { StoreUnavailableError } from '../../src/store/store.js'
+
+function openDb (): Database.Database {
+  const db = new Database(':memory:')
+  db.exec('CREATE TABLE t (k TEXT PRIMARY KEY)')
+  return db
+}
+
+const keys = (db: Database.Database): string[] => db.prepare('SELECT k FROM t ORDER BY k').pluck().all() as string[]
+
+/** A sync the test finishes by hand, to see who waits for it. */
+function manualSyncs (): { sync: () => Promise<void>, started: Array<{ resolve: () => void, reject: (error: Error) => void }> } {
+  const started: Array<{ resolve: () => void, reject: (error: Error) => void }> = []
+  return { started, sync: async () => { await new Promise<void>((resolve, reject) => started.push({ resolve, reject })) } }
+}
+
+const settledFlags = <T>(promise: Promise<T>): { settled: boolean } => {
+  const flags = { settled: false }
+  promise.then(() => { flags.settled = true }, () => { flags.settled = true })
+  return flags
+}
+
+const turn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
+
+t.test('writes asked for in one turn commit in one transaction', async t => {
+  const db = openDb()
+  let commits = 0
+  const writes = new GroupCommitter(db, { committed: () => { commits++ } })
+  const insert = db.prepare('INSERT INTO t VALUES (?)')
+  const results = await Promise.all(['a', 'b', 'c'].map(async k => await writes.run(() => insert.run(k).changes)))
+  t.same(results, [1, 1, 1])
+  t.equal(commits, 1, 'one commit for the three')
+  await writes.run(() => insert.run('d'))
+  t.equal(commits, 2)
+  t.same(keys(db), ['a', 'b', 'c', 'd'])
+})
+
+t.test('a write that throws rolls back alone; the rest of its group commits', async t => {
+  const db = openDb()
+  const writes = new GroupCommitter(db)
+  const insert = db.prepare('INSERT INTO t VALUES (?)')
+  const good1 = writes.run(() => insert.run('a'))
+  const bad = writes.run(() => { insert.run('half-done'); throw new Error('mapping bug') })
+  const good2 = writes.run(() => insert.run('b'))
+  await t.resolves(good1)
+  await t.rejects(bad, { message: 'mapping bug' })
+  await t.resolves(good2)
+  t.same(keys(db), ['a', 'b'], 'nothing of the failed write is kept')
+  const alone = writes.run(() => { insert.run('c'); throw new Error('alone') })
+  await t.rejects(alone, { message: 'alone' })
+  t.same(keys(db), ['a', 'b'])
+})
+
+t.test('a storage failure rejects the whole group as StoreUnavailableError', async t => {
+  const db = openDb()
+  const writes = new GroupCommitter(db)
+  const failure = Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_WRITE' })
+  const a = writes.run(() => db.prepare('INSERT INTO t VALUES (?)').run('a'))
+  const b = writes.run(() => { throw failure })
+  await t.rejects(a, StoreUnavailableError)
+  await t.rejects(b, StoreUnavailableError)
+  t.same(keys(db), [])
+})
+
+t.test('callers are answered only once an fsync started after their commit has finished', async t => {
+  const db = openDb()
+  const { sync, started } = manualSyncs()
+  const writes = new GroupCommitter(db, { sync })
+  const insert = db.prepare('INSERT INTO t VALUES (?)')
+  const first = settledFlags(writes.run(() => insert.run('a')))
+  await turn()
+  t.equal(started.length, 1, 'an fsync starts after the first group commits')
+  t.same(keys(db), ['a'], 'committed')
+  t.notOk(first.settled, 'but not answered before the fsync')
+
+  const second = settledFlags(writes.run(() => insert.run('b')))
+  await turn()
+  t.equal(started.length, 2, 'a group committed during an fsync starts its own')
+  const third = settledFlags(writes.run(() => insert.run('c')))
+  await turn()
+  t.equal(started.length, 2, 'no more than two at once')
+
+  started[0]!.resolve()
+  await turn()
+  t.ok(first.settled, 'the first fsync answers the first group')
+  t.notOk(second.settled, 'not the second: its commit came after that fsync began')
+  started[1]!.resolve()
+  await turn()
+  t.ok(second.settled)
+  t.notOk(third.settled, 'the third waits for an fsync that starts now')
+  t.equal(started.length, 3)
+  const drained = settledFlags(writes.drain())
+  await turn()
+  t.notOk(drained.settled, 'drain waits for the last fsync')
+  started[2]!.resolve()
+  await turn()
+  t.ok(third.settled)
+  await turn()
+  t.ok(drained.settled)
+})
+
+t.test('a failed fsync answers its groups with StoreUnavailableError', async t => {
+  const db = openDb()
+  const { sync, started } = manualSyncs()
+  const writes = new GroupCommitter(db, { sync })
+  const pending = writes.run(() => db.prepare('INSERT INTO t VALUES (?)').run('a'))
+  await turn()
+  started[0]!.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
+  await t.rejects(pending, { name: 'StoreUnavailableError', message: /WAL fsync failed: EIO/ })
+})
