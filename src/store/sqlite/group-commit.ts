@@ -3,6 +3,7 @@ import { StoreUnavailableError } from '../store.js'
 
 interface PendingWrite {
   run: () => unknown
+  durable: boolean
   resolve: (value: unknown) => void
   reject: (reason: unknown) => void
 }
@@ -51,10 +52,12 @@ export class GroupCommitter {
   /**
    * `write` runs synchronously inside the group's transaction. It may run twice (a write of the same
    * group threw and the group is replayed one savepoint per write), so it must only touch the database.
+   * `durable: false` answers right after the commit, without waiting for the fsync: for writes whose
+   * loss in a power cut costs nothing that the at-least-once guarantee does not already allow.
    */
-  async run<T> (write: () => T): Promise<T> {
+  async run<T> (write: () => T, options: { durable?: boolean } = {}): Promise<T> {
     return await new Promise<T>((resolve, reject) => {
-      this.#queue.push({ run: write, resolve: resolve as (value: unknown) => void, reject })
+      this.#queue.push({ run: write, durable: options.durable ?? true, resolve: resolve as (value: unknown) => void, reject })
       if (!this.#scheduled) {
         this.#scheduled = true
         setImmediate(() => { this.#flush() })
@@ -84,20 +87,20 @@ export class GroupCommitter {
       return
     }
     this.#committed?.()
-    const settle = (failure?: unknown): void => {
+    const sync = this.#sync
+    const settle = (waitedForSync: boolean, failure?: unknown): void => {
       batch.forEach((write, i) => {
+        if (write.durable !== waitedForSync && sync !== undefined) return
         const result = results[i]!
         if (failure !== undefined) write.reject(failure)
         else if (result.ok) write.resolve(result.value)
         else write.reject(result.error)
       })
     }
-    if (this.#sync === undefined) {
-      settle()
-      return
-    }
-    this.#unsynced.push({ group: ++this.#committedGroups, settle })
-    this.#startSync(this.#sync)
+    settle(false)
+    if (sync === undefined || !batch.some(write => write.durable)) return
+    this.#unsynced.push({ group: ++this.#committedGroups, settle: failure => { settle(true, failure) } })
+    this.#startSync(sync)
   }
 
   /**
