@@ -3,7 +3,7 @@ import { getPath } from '../mapping/path.js'
 import type { NormalizedEvent, SourceEvent } from './normalized-event.js'
 import { SourceRejection, type IncomingWebhook, type IngestSummary, type SourceAdapter } from './source-adapter.js'
 import { defineSourceType } from './source-type.js'
-import { checkBasicAuth, header, hmacSha256, requireHeader, safeEqual } from './webhook-auth.js'
+import { checkBasicAuth, digestEquals, header, hmacSha256, requireHeader, safeEqual } from './webhook-auth.js'
 import { idString, isPlainObject, jsonReply, parseJsonBody, toIsoTime } from './json-body.js'
 
 const authSchema = z.discriminatedUnion('type', [
@@ -57,7 +57,7 @@ export const genericSource = defineSourceType({
             signature = signature.slice(auth.prefix.length)
           }
           const expected = hmacSha256(auth.secret, [req.rawBody], auth.encoding)
-          const matches = auth.encoding === 'hex' ? safeEqual(signature.toLowerCase(), expected) : safeEqual(signature, expected)
+          const matches = digestEquals(auth.encoding === 'hex' ? signature.toLowerCase() : signature, expected)
           if (!matches) throw new SourceRejection(401, 'bad_signature', `${auth.header} does not match the body`)
           return
         }

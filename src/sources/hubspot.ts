@@ -11,7 +11,7 @@ import { z } from 'zod'
 import type { NormalizedEvent, SourceEvent } from './normalized-event.js'
 import { SourceRejection, type IncomingWebhook, type SourceAdapter } from './source-adapter.js'
 import { defineSourceType } from './source-type.js'
-import { checkFreshness, header, hmacSha256, requireHeader, safeEqual } from './webhook-auth.js'
+import { checkFreshness, digestEquals, header, hmacSha256, requireHeader } from './webhook-auth.js'
 import { idString, isPlainObject, jsonReply, parseJsonBody, toIsoTime } from './json-body.js'
 
 /**
@@ -81,7 +81,7 @@ export const hubspotSource = defineSourceType({
       if (!/^\d{1,16}$/.test(timestamp)) throw new SourceRejection(401, 'bad_timestamp', 'X-HubSpot-Request-Timestamp is not epoch milliseconds')
       const uri = decodeV3Uri(signedUrl(req, config.publicUrl))
       const expected = hmacSha256(config.clientSecret, [req.method.toUpperCase(), uri, req.rawBody, timestamp], 'base64')
-      if (!safeEqual(signature, expected)) throw new SourceRejection(401, 'bad_signature', 'X-HubSpot-Signature-v3 does not match the request')
+      if (!digestEquals(signature, expected)) throw new SourceRejection(401, 'bad_signature', 'X-HubSpot-Signature-v3 does not match the request')
       checkFreshness(Number(timestamp), req.receivedAt, config.maxSkewMs)
     }
 
@@ -95,7 +95,7 @@ export const hubspotSource = defineSourceType({
       const expected = version === 'v1'
         ? sha256Hex([config.clientSecret, req.rawBody])
         : sha256Hex([config.clientSecret, req.method.toUpperCase(), signedUrl(req, config.publicUrl), req.rawBody])
-      if (!safeEqual(signature.toLowerCase(), expected)) throw new SourceRejection(401, 'bad_signature', `X-HubSpot-Signature (${version}) does not match the request`)
+      if (!digestEquals(signature.toLowerCase(), expected)) throw new SourceRejection(401, 'bad_signature', `X-HubSpot-Signature (${version}) does not match the request`)
     }
 
     const toEvent = (item: unknown, index: number): SourceEvent => {

@@ -8,6 +8,16 @@ export function safeEqual (a: string, b: string): boolean {
   return timingSafeEqual(da, db) && a.length === b.length
 }
 
+/**
+ * Compares a received signature with the digest we computed. A digest's length is fixed by its
+ * algorithm and encoding, so checking it first leaks nothing, and skips safeEqual's two hashes.
+ */
+export function digestEquals (received: string, expected: string): boolean {
+  const a = Buffer.from(received)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
 export function header (req: IncomingWebhook, name: string): string | undefined {
   const value = req.headers[name.toLowerCase()]
   return Array.isArray(value) ? value[0] : value

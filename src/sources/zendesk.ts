@@ -12,7 +12,7 @@ import { getPath } from '../mapping/path.js'
 import type { NormalizedEvent, SourceEvent } from './normalized-event.js'
 import { SourceRejection, type IncomingWebhook, type SourceAdapter } from './source-adapter.js'
 import { defineSourceType } from './source-type.js'
-import { checkFreshness, header, hmacSha256, requireHeader, safeEqual } from './webhook-auth.js'
+import { checkFreshness, digestEquals, header, hmacSha256, requireHeader } from './webhook-auth.js'
 import { idString, isPlainObject, jsonReply, parseJsonBody, toIsoTime } from './json-body.js'
 
 const EVENT_TYPE_PREFIX = 'zen:event-type:'
@@ -124,7 +124,7 @@ export const zendeskSource = defineSourceType({
         const signature = requireHeader(req, 'x-zendesk-webhook-signature')
         const timestamp = requireHeader(req, 'x-zendesk-webhook-signature-timestamp')
         const expected = hmacSha256(config.signingSecret, [timestamp, req.rawBody], 'base64')
-        if (!safeEqual(signature, expected)) throw new SourceRejection(401, 'bad_signature', 'X-Zendesk-Webhook-Signature does not match the body')
+        if (!digestEquals(signature, expected)) throw new SourceRejection(401, 'bad_signature', 'X-Zendesk-Webhook-Signature does not match the body')
         checkFreshness(Date.parse(timestamp), req.receivedAt, config.maxSkewMs)
       },
       parse (req) {
