@@ -76,10 +76,11 @@ export function createGenesysClient (options: GenesysClientOptions): GenesysClie
   async function exchange (operation: GenesysOperation, url: string, init: { method: 'GET' | 'POST', headers: Record<string, string>, body?: string }, signal?: AbortSignal): Promise<GenesysResult> {
     await options.rateLimiter.acquire(signal)
     const started = performance.now()
+    const target = new URL(url)
     try {
       const response = await dispatcher.request({
-        origin: new URL(url).origin,
-        path: new URL(url).pathname + new URL(url).search,
+        origin: target.origin,
+        path: target.pathname + target.search,
         method: init.method,
         headers: init.headers,
         body: init.body,
@@ -106,7 +107,7 @@ export function createGenesysClient (options: GenesysClientOptions): GenesysClie
       options.rateLimiter.answered()
       options.hooks?.onCall?.({ operation, status: null, durationMs: performance.now() - started })
       if (signal?.aborted === true) throw err
-      throw toNetworkError(err, `${init.method} ${new URL(url).pathname}`)
+      throw toNetworkError(err, `${init.method} ${target.pathname}`)
     }
   }
 
