@@ -167,9 +167,13 @@ export class Dispatcher extends EventEmitter {
     return await this.#o.store.claim({ owner: this.#o.owner, limit, leaseMs: this.#o.leaseMs, now: this.#o.now() })
   }
 
-  /** GENESYS_MAX_IN_FLIGHT counts Genesys calls: a delivery whose answer is in takes no slot. */
+  /**
+   * GENESYS_MAX_IN_FLIGHT counts Genesys calls: a delivery whose answer is in takes no slot, up to as
+   * many again. Beyond that they do, so when the disk is slow the deliveries waiting to be recorded
+   * cannot pile up in memory (they did, to 100 MB of heap, on a 1M backlog: docs/benchmarks.md).
+   */
   #slotsUsed (): number {
-    return this.#inFlight.size - this.#recording.size
+    return this.#inFlight.size - Math.min(this.#recording.size, this.#o.concurrency)
   }
 
   /**

@@ -42,8 +42,12 @@ export class Checkpointer {
   /** After a commit: asks for a checkpoint, at most every CHECKPOINT_EVERY_MS. */
   committed (): void {
     if (this.#walFrames >= RESTART_AT_FRAMES && !this.#closed) {
-      const result = this.#catchUp.get() as CheckpointResult
-      if (result.busy === 0 && result.checkpointed === result.log) this.#walFrames = 0
+      try {
+        const result = this.#catchUp.get() as CheckpointResult
+        if (result.busy === 0 && result.checkpointed === result.log) this.#walFrames = 0
+      } catch {
+        // The commit is already done; a checkpoint that cannot run now is tried at the next one.
+      }
     }
     const now = Date.now()
     if (now - this.#lastRequest < CHECKPOINT_EVERY_MS || this.#closed) return
