@@ -6,7 +6,9 @@ import { clientSecret, startTestSandbox } from '../sandbox-helper.js'
 async function settled (bridge: Awaited<ReturnType<typeof startBridge>>, id: string, timeoutMs = 10_000): Promise<NonNullable<Awaited<ReturnType<typeof bridge.app.bridge.store.getDelivery>>>> {
   return await waitFor(async () => {
     const d = await bridge.app.bridge.store.getDelivery(id)
-    return d !== null && ['succeeded', 'failed', 'dry_run'].includes(d.state) ? d : null
+    // A committed row is visible before its fsync ends; the dispatcher logs the end after it.
+    const logged = bridge.logs.lines.some(line => line.deliveryId === id && ['delivery.succeeded', 'delivery.failed', 'delivery.dry_run'].includes(line.event as string))
+    return d !== null && ['succeeded', 'failed', 'dry_run'].includes(d.state) && logged ? d : null
   }, timeoutMs, `delivery ${id} to finish`)
 }
 

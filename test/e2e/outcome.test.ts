@@ -7,7 +7,11 @@ const fast = { OUTCOME_POLL_BASE_MS: '100', OUTCOME_POLL_MAX_MS: '400' }
 const failing = { ...contactFlow, outcome: { status: 'FAILED' as const, afterMs: 400, errorCode: 'error.workflow.expression.unexpectedNull', errorMessage: 'An unexpected null value was encountered' } }
 
 async function outcomeOf (bridge: Awaited<ReturnType<typeof startBridge>>, id: string, timeoutMs = 8000): Promise<any> {
-  return await waitFor(async () => { const d = await bridge.app.bridge.store.getDelivery(id); return d?.outcome != null ? d : null }, timeoutMs, `the outcome of ${id}`)
+  return await waitFor(async () => {
+    const d = await bridge.app.bridge.store.getDelivery(id)
+    // A committed row is visible before its fsync ends; the tracker logs the outcome after it.
+    return d?.outcome != null && bridge.logs.events('delivery.outcome').some(line => line.deliveryId === id) ? d : null
+  }, timeoutMs, `the outcome of ${id}`)
 }
 
 const executionPolls = (sandbox: Awaited<ReturnType<typeof startTestSandbox>>): any[] =>
