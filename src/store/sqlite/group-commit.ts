@@ -88,18 +88,14 @@ export class GroupCommitter {
     }
     this.#committed?.()
     const sync = this.#sync
-    const settle = (waitedForSync: boolean, failure?: unknown): void => {
-      batch.forEach((write, i) => {
-        if (write.durable !== waitedForSync && sync !== undefined) return
-        const result = results[i]!
-        if (failure !== undefined) write.reject(failure)
-        else if (result.ok) write.resolve(result.value)
-        else write.reject(result.error)
-      })
-    }
-    settle(false)
-    if (sync === undefined || !batch.some(write => write.durable)) return
-    this.#unsynced.push({ group: ++this.#committedGroups, settle: failure => { settle(true, failure) } })
+    // Only what waits for the fsync is kept until it ends: a claim's deliveries are not.
+    const waiting: Array<{ write: PendingWrite, result: WriteResult }> = []
+    batch.forEach((write, i) => {
+      if (sync !== undefined && write.durable) waiting.push({ write, result: results[i]! })
+      else settleWrite(write, results[i]!)
+    })
+    if (sync === undefined || waiting.length === 0) return
+    this.#unsynced.push({ group: ++this.#committedGroups, settle: failure => { for (const { write, result } of waiting) settleWrite(write, result, failure) } })
     this.#startSync(sync)
   }
 
@@ -161,6 +157,12 @@ export class GroupCommitter {
 }
 
 const MAX_SYNCS_IN_FLIGHT = 2
+
+function settleWrite (write: PendingWrite, result: WriteResult, failure?: unknown): void {
+  if (failure !== undefined) write.reject(failure)
+  else if (result.ok) write.resolve(result.value)
+  else write.reject(result.error)
+}
 
 /** Errors that mean the database itself cannot take writes (as opposed to a constraint on one row). */
 function isStorageFailure (error: unknown): boolean {
