@@ -131,7 +131,8 @@ t.test('retention purges old finished deliveries and keeps failed ones', async t
   const log = { info: (o: unknown) => { logs.push(o) }, warn: () => {}, error: () => {}, debug: () => {}, trace: () => {}, fatal: () => {}, child: () => log } as any
   const retention = startRetention({ store, log, keepFinishedMs: 0, everyMs: 20 })
   t.teardown(retention.stop)
-  await waitFor(async () => (await store.stats()).byState.succeeded === 0, 5000, 'the sweep')
+  // The deleted rows are gone at the commit; the sweep logs once its fsync has ended.
+  await waitFor(async () => (await store.stats()).byState.succeeded === 0 && logs.length > 0, 5000, 'the sweep')
   t.match(logs[0], { event: 'retention.purged', deliveries: 1 })
   const stats = await store.stats()
   t.equal(stats.byState.succeeded, 0)
