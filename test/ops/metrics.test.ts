@@ -136,7 +136,8 @@ t.test('GET /metrics on the running service', async t => {
   await bridge.post(contactEvent('evt-m3'), { 'x-signature': 'sha256=00' })
   await bridge.post('x'.repeat(4096))
   await fetch(`${bridge.url}/webhooks/%3Cscript%3Ealert(1)%3C%2Fscript%3E`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
-  await waitFor(async () => (await bridge.app.bridge.store.getDelivery(deliveryId))?.state === 'succeeded', 10_000, 'the delivery to succeed')
+  // The row is visible at its commit; the counters move after its fsync, with the end's log line.
+  await waitFor(async () => (await bridge.app.bridge.store.getDelivery(deliveryId))?.state === 'succeeded' && bridge.logs.events('delivery.succeeded').length > 0, 10_000, 'the delivery to succeed')
   await fetch(`${bridge.url}/readyz`)
 
   const { status, type, text } = await scrape()
@@ -175,7 +176,7 @@ t.test('deliveries that fail count as failed (dead) per route', async t => {
   const bridge = await startBridge(t, { env: sandbox.env, mappings })
   const response = await bridge.post(contactEvent('evt-dead'))
   const id = response.body.accepted[0].deliveryId as string
-  await waitFor(async () => (await bridge.app.bridge.store.getDelivery(id))?.state === 'failed', 10_000, 'the delivery to fail')
+  await waitFor(async () => (await bridge.app.bridge.store.getDelivery(id))?.state === 'failed' && bridge.logs.events('delivery.failed').length > 0, 10_000, 'the delivery to fail')
   const text = await (await fetch(`${bridge.url}/metrics`)).text()
   t.equal(sampleValue(text, 'crm_bridge_deliveries_total', { route: 'contact-sync', outcome: 'failed' }), 1)
   t.equal(sampleValue(text, 'crm_bridge_genesys_responses_total', { operation: 'launch', status_class: '4xx' }), 1)
