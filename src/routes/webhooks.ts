@@ -79,7 +79,7 @@ async function ingest (fastify: FastifyInstance, mappings: Mappings, adapter: So
   const items: IngestItem[] = []
   const routes = mappings.routesFor(adapter.name)
   const now = webhook.receivedAt.getTime()
-  for (const { dedupeKey, event } of events) {
+  for (const { dedupeKey, event, rawJson } of events) {
     const matched = routes.filter(route => route.matches(event))
     if (matched.length === 0) {
       summary.unmatched.push(event.event.id)
@@ -90,6 +90,7 @@ async function ingest (fastify: FastifyInstance, mappings: Mappings, adapter: So
       source: adapter.name,
       dedupeKey,
       event,
+      rawJson,
       receivedAt: webhook.receivedAt,
       deliveries: matched.map(route => ({
         id: uuidv7(now),

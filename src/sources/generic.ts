@@ -1,10 +1,10 @@
 import { z } from 'zod'
-import { getPath } from '../mapping/path.js'
+import { getPath, parsePath, type PathSegment } from '../mapping/path.js'
 import type { NormalizedEvent, SourceEvent } from './normalized-event.js'
 import { SourceRejection, type IncomingWebhook, type IngestSummary, type SourceAdapter } from './source-adapter.js'
 import { defineSourceType } from './source-type.js'
 import { checkBasicAuth, digestEquals, header, hmacSha256, requireHeader, safeEqual } from './webhook-auth.js'
-import { idString, isPlainObject, jsonReply, parseJsonBody, toIsoTime } from './json-body.js'
+import { idString, isPlainObject, jsonReply, readJsonBody, toIsoTime } from './json-body.js'
 
 const authSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('none') }),
@@ -45,6 +45,17 @@ export const genericSource = defineSourceType({
     changed: z.string().optional()
   },
   create (name, config): SourceAdapter {
+    const path = (setting: string | undefined): PathSegment[] | undefined => setting === undefined ? undefined : parsePath(setting)
+    const paths = {
+      eventId: parsePath(config.eventId),
+      occurredAt: path(config.occurredAt),
+      eventType: path(config.eventType),
+      recordId: path(config.recordId),
+      recordType: path(config.recordType),
+      fields: path(config.fields),
+      changed: path(config.changed),
+      batch: path(config.batch)
+    }
     const authenticate = (req: IncomingWebhook): void => {
       const auth = config.auth
       switch (auth.type) {
@@ -75,19 +86,20 @@ export const genericSource = defineSourceType({
 
     const toEvent = (item: unknown, index: number): SourceEvent => {
       if (!isPlainObject(item)) throw new SourceRejection(400, 'malformed_body', `event ${index} is not a JSON object`)
-      const id = idString(getPath(item, config.eventId))
+      const at = (segments: PathSegment[] | undefined): unknown => segments === undefined ? undefined : getPath(item, segments)
+      const id = idString(getPath(item, paths.eventId))
       if (id === null) throw new SourceRejection(400, 'missing_event_id', `event ${index} has no id at "${config.eventId}"`)
-      const fieldsValue = config.fields === undefined ? item : getPath(item, config.fields)
-      const changedValue = config.changed === undefined ? undefined : getPath(item, config.changed)
+      const fieldsValue = paths.fields === undefined ? item : getPath(item, paths.fields)
+      const changedValue = at(paths.changed)
       const event: NormalizedEvent = {
         event: {
           id,
-          occurredAt: config.occurredAt === undefined ? null : toIsoTime(getPath(item, config.occurredAt)),
-          type: config.eventType === undefined ? null : idString(getPath(item, config.eventType))
+          occurredAt: toIsoTime(at(paths.occurredAt)),
+          type: idString(at(paths.eventType))
         },
         record: {
-          type: config.recordType === undefined ? null : idString(getPath(item, config.recordType)),
-          id: config.recordId === undefined ? null : idString(getPath(item, config.recordId)),
+          type: idString(at(paths.recordType)),
+          id: idString(at(paths.recordId)),
           fields: isPlainObject(fieldsValue) ? fieldsValue : {},
           changed: Array.isArray(changedValue) ? changedValue.filter((c): c is string => typeof c === 'string') : null
         },
@@ -103,15 +115,15 @@ export const genericSource = defineSourceType({
       contentTypes: ['application/json'],
       authenticate,
       parse (req) {
-        const body = parseJsonBody(req)
+        const { body, text } = readJsonBody(req)
         let items: unknown = body
-        if (config.batch !== undefined) {
-          items = getPath(body, config.batch)
+        if (paths.batch !== undefined) {
+          items = getPath(body, paths.batch)
           if (!Array.isArray(items)) throw new SourceRejection(400, 'malformed_body', `no array at "${config.batch}"`)
         }
-        const list = Array.isArray(items) ? items : [items]
-        if (list.length === 0) throw new SourceRejection(400, 'malformed_body', 'no events in the body')
-        return list.map(toEvent)
+        if (!Array.isArray(items)) return [{ ...toEvent(items, 0), rawJson: text }]
+        if (items.length === 0) throw new SourceRejection(400, 'malformed_body', 'no events in the body')
+        return items.map(toEvent)
       },
       reply (summary: IngestSummary) {
         return jsonReply(202, summary)

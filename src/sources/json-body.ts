@@ -2,9 +2,15 @@ import { SourceRejection, type IncomingWebhook } from './source-adapter.js'
 
 /** Parses a JSON body; anything unparseable is a 400 `malformed_body`. */
 export function parseJsonBody (req: IncomingWebhook): unknown {
+  return readJsonBody(req).body
+}
+
+/** parseJsonBody, with the text it was parsed from (stored verbatim where the event is the whole body). */
+export function readJsonBody (req: IncomingWebhook): { body: unknown, text: string } {
   if (req.rawBody.length === 0) throw new SourceRejection(400, 'malformed_body', 'empty body')
+  const text = req.rawBody.toString('utf8')
   try {
-    return JSON.parse(req.rawBody.toString('utf8'))
+    return { body: JSON.parse(text), text }
   } catch (err) {
     throw new SourceRejection(400, 'malformed_body', `body is not valid JSON: ${(err as Error).message}`)
   }

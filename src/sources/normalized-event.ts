@@ -31,4 +31,9 @@ export interface SourceEvent {
    */
   dedupeKey: string
   event: NormalizedEvent
+  /**
+   * The JSON text `event.raw` was parsed from, when the source has it verbatim (the event is the
+   * whole body): the store keeps it as it came instead of serializing `raw` again.
+   */
+  rawJson?: string
 }

@@ -42,6 +42,8 @@ export interface IngestItem {
   source: string
   dedupeKey: string
   event: NormalizedEvent
+  /** The JSON text of `event.raw` as received, when the source has it (SourceEvent.rawJson). */
+  rawJson?: string
   receivedAt: Date
   deliveries: NewDelivery[]
 }

@@ -42,3 +42,20 @@ t.test('rows written before the compact form read back unchanged', async t => {
   const event = base({ record }, record)
   t.same(decodeEvent(JSON.stringify(event)), event)
 })
+
+t.test('the text raw was parsed from is stored as it came, and reads back as the same event', async t => {
+  const text = '{ "id": "e1",\n  "record": { "id": "003P1", "email": "ada@example.com", "note": "line\\nbreak \\u00e9 \\u2028" } }\n'
+  const raw = JSON.parse(text) as { record: Record<string, unknown> }
+  const event = base(raw, raw.record)
+  const stored = encodeEvent(event, text)
+  t.ok(stored.includes(text), 'the body text, whitespace and escapes included, is in the stored text')
+  t.equal(stored.split('ada@example.com').length, 2, 'the record appears once')
+  t.same(decodeEvent(stored), event)
+  t.same(JSON.parse(stored).record.fieldsAt, ['record'])
+})
+
+t.test('with the text, fields built by the adapter are still stored as they are', async t => {
+  const text = '{"properties":{"email":"a"}}'
+  const event = base(JSON.parse(text), { email: 'a' })
+  t.same(decodeEvent(encodeEvent(event, text)), event)
+})

@@ -234,7 +234,7 @@ class SqliteStore implements Store {
           Number.isFinite(occurredAt) ? occurredAt : null,
           item.event.record.type,
           item.event.record.id,
-          encodeEvent(item.event)
+          encodeEvent(item.event, item.rawJson)
         ).changes === 1
         if (!inserted) {
           const existing = this.#stmt.findEvent.get(item.source, item.dedupeKey) as { id: string }
