@@ -26,7 +26,9 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:22-bookworm-slim AS runtime
-ENV HOST=0.0.0.0 \
+# The heap ceiling of `npm start` (docs/operations.md, Memory); set NODE_OPTIONS to change it.
+ENV NODE_OPTIONS=--max-old-space-size=512 \
+    HOST=0.0.0.0 \
     PORT=8080 \
     DATABASE_URL=sqlite:/data/bridge.db \
     MAPPINGS_FILE=/config/mappings.yaml

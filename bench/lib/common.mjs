@@ -21,6 +21,17 @@ export async function fromDist (path) {
   return await import(pathToFileURL(join(distDir, path)).href)
 }
 
+/**
+ * The node flags of the build's `npm start` (`node <flags> dist/server.js`), so the service is
+ * benchmarked as it is run: the heap ceiling there changes how much memory V8 keeps.
+ */
+export function startFlags () {
+  const start = JSON.parse(readFileSync(join(buildRoot, 'package.json'), 'utf8')).scripts.start
+  const words = start.trim().split(/\s+/)
+  if (words[0] !== 'node' || words.at(-1) !== 'dist/server.js') throw new Error(`npm start is not "node [flags] dist/server.js": ${start}`)
+  return words.slice(1, -1)
+}
+
 export const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 
 export function median (values) {

@@ -8,7 +8,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { benchDir, distDir, log, sleep } from './common.mjs'
+import { benchDir, distDir, log, sleep, startFlags } from './common.mjs'
 import { CLIENT_ID, CLIENT_SECRET, HUBSPOT_SECRET, WEBHOOK_SECRET, mappingsYaml, sandboxFlow } from './payloads.mjs'
 
 const children = new Set()
@@ -152,13 +152,13 @@ async function waitHttp (url, deadline, isOk, child) {
 }
 
 /**
- * Runs `node [nodeArgs] dist/server.js` and waits for /healthz (and /readyz unless
+ * Runs `node [npm start's flags] [nodeArgs] dist/server.js` and waits for /healthz (and /readyz unless
  * `waitReady: false`). Logs (JSON lines, LOG_LEVEL info) go to `logFile`, or to /dev/null.
  * `preload` adds `--import bench/lib/mem-probe.mjs` writing memory samples to BENCH_MEM_FILE.
  */
 export async function startService ({ env, nodeArgs = [], logFile = null, waitReady = true, readyTimeoutMs = 60_000, memFile = null, memEveryMs = 1000 }) {
   const port = Number(env.PORT ?? await freePort())
-  const args = [...nodeArgs]
+  const args = [...startFlags(), ...nodeArgs]
   if (memFile !== null) args.push('--import', join(benchDir, 'lib', 'mem-probe.mjs'))
   args.push(join(distDir, 'server.js'))
   const out = logFile === null ? 'ignore' : openSync(logFile, 'a')

@@ -193,6 +193,15 @@ t.test('Dockerfile', async t => {
     t.notMatch(text, /GENESYS_CLIENT_SECRET|ADMIN_TOKEN|CRM_WEBHOOK_SECRET|dev-only-secret|sandbox-secret/, 'no credential names or demo values outside comments')
   })
 
+  t.test('runs with the same heap ceiling as npm start, which users can change through NODE_OPTIONS', async t => {
+    const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+    const ceiling = /^node --max-old-space-size=(\d+) dist\/server\.js$/.exec(start)
+    t.ok(ceiling, `npm start sets a heap ceiling: ${start}`)
+    t.ok(Number(ceiling?.[1]) >= 256, 'room for bursts above the ~30 MB live heap (docs/operations.md)')
+    t.equal(stageEnv(runtimeStage).NODE_OPTIONS, `--max-old-space-size=${ceiling?.[1]}`)
+    t.same(all(runtimeStage, 'CMD').at(-1)?.json, ['node', 'dist/server.js'], 'the flag comes from NODE_OPTIONS, so it can be overridden')
+  })
+
   t.test('never ADDs URLs or archives; COPYs what exists and is not ignored', async t => {
     for (const instruction of dockerfile.filter(i => i.keyword === 'ADD')) t.fail(`line ${instruction.line}: ADD (use COPY; ADD fetches URLs and unpacks archives)`)
     for (const stage of [buildStage, runtimeStage]) {
