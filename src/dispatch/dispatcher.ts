@@ -60,6 +60,8 @@ export class Dispatcher extends EventEmitter {
   readonly #inFlight = new Map<string, { delivery: ClaimedDelivery, abort: AbortController, done: Promise<void> }>()
   /** Deliveries whose Genesys call is over and whose attempt is being recorded: they hold no slot. */
   readonly #recording = new Set<string>()
+  /** Claimed ahead (leased, not launched yet), oldest first: launched as slots free. */
+  #ready: ClaimedDelivery[] = []
   #running = false
   #claimFailingSince: number | null = null
   #loop: Promise<void> | null = null
@@ -96,6 +98,7 @@ export class Dispatcher extends EventEmitter {
     this.#stopSignal.abort()
     this.wake()
     await this.#loop
+    await this.#releaseReady()
     const pending = [...this.#inFlight.values()]
     if (pending.length === 0) return
     const timer = new Promise<'timeout'>(resolve => setTimeout(() => resolve('timeout'), graceMs).unref())
@@ -120,14 +123,20 @@ export class Dispatcher extends EventEmitter {
         const limiter = this.#o.rateLimiter
         const budgetWait = limiter === null ? 0 : limiter.msUntilAvailable()
         if (this.#slotsUsed() < this.#o.concurrency && budgetWait === 0) {
-          const claimed = await this.#claim()
-          if (this.#claimFailingSince !== null) {
-            this.#o.log.info({ event: 'dispatcher.claim_recovered', failedForMs: Date.now() - this.#claimFailingSince }, 'claiming works again')
-            this.#claimFailingSince = null
+          let claimed = 0
+          if (this.#ready.length <= this.#o.concurrency / 2) {
+            const page = await this.#claim()
+            if (this.#claimFailingSince !== null) {
+              this.#o.log.info({ event: 'dispatcher.claim_recovered', failedForMs: Date.now() - this.#claimFailingSince }, 'claiming works again')
+              this.#claimFailingSince = null
+            }
+            this.#ready.push(...page)
+            claimed = page.length
           }
-          for (const delivery of claimed) void this.#launch(delivery)
+          // stop() during the claim: what it brought is given back, not launched.
+          if (this.#running) await this.#launchReady()
           // A full page means more is probably due: go again as soon as a slot frees.
-          if (claimed.length > 0 && this.#slotsUsed() < this.#o.concurrency) waitMs = 0
+          if ((claimed > 0 || this.#ready.length > 0) && this.#slotsUsed() < this.#o.concurrency) waitMs = 0
         } else if (budgetWait > 0) {
           waitMs = Math.min(budgetWait, this.#o.pollMs)
         }
@@ -159,12 +168,50 @@ export class Dispatcher extends EventEmitter {
     })
   }
 
+  /**
+   * Claims enough to fill the free slots and as many again ahead of them, so a slot freeing takes a
+   * claimed delivery instead of a claim of one: a claim has a fixed cost (a query and a commit) of
+   * several deliveries' worth (docs/benchmarks.md). The loop claims again only once half of those
+   * ahead are launched. Never more than the rate limit has tokens for.
+   */
   async #claim (): Promise<ClaimedDelivery[]> {
     const limiter = this.#o.rateLimiter
-    const free = this.#o.concurrency - this.#slotsUsed()
-    const limit = Math.min(free, limiter === null ? free : limiter.available())
+    const wanted = 2 * this.#o.concurrency - this.#slotsUsed() - this.#ready.length
+    const limit = Math.min(wanted, limiter === null ? wanted : limiter.available() - this.#ready.length)
     if (limit <= 0) return []
     return await this.#o.store.claim({ owner: this.#o.owner, limit, leaseMs: this.#o.leaseMs, now: this.#o.now() })
+  }
+
+  /**
+   * Launches claimed deliveries into the free slots. One that waited so long that less than half its
+   * lease is left (slots held by hung calls) is given back instead: launched that late, its lease
+   * could run out mid-call and another instance launch it too.
+   */
+  async #launchReady (): Promise<void> {
+    const stale: string[] = []
+    const freshAfter = this.#o.now().getTime() + this.#o.leaseMs / 2
+    while (this.#ready.length > 0 && this.#slotsUsed() < this.#o.concurrency) {
+      const delivery = this.#ready.shift()!
+      if (delivery.leaseUntil.getTime() < freshAfter) stale.push(delivery.id)
+      else void this.#launch(delivery)
+    }
+    if (stale.length > 0) await this.#release(stale, 'lease_half_spent')
+  }
+
+  async #releaseReady (): Promise<void> {
+    const ids = this.#ready.map(delivery => delivery.id)
+    this.#ready = []
+    if (ids.length > 0) await this.#release(ids, 'shutdown')
+  }
+
+  /** Gives leases back without counting an attempt, for deliveries claimed but never launched. */
+  async #release (ids: string[], reason: string): Promise<void> {
+    try {
+      const released = await this.#o.store.release(ids, this.#o.owner)
+      this.#o.log.debug({ event: 'dispatcher.released_unlaunched', count: ids.length, released, reason }, 'claimed deliveries given back unlaunched')
+    } catch (err) {
+      this.#o.log.warn({ event: 'dispatcher.release_failed', count: ids.length, reason, err }, 'could not give back claimed deliveries; their leases will expire')
+    }
   }
 
   /**

@@ -20,9 +20,9 @@ type WriteResult = { ok: true, value: unknown } | { ok: false, error: unknown }
 
 /**
  * Group commit: every write asked for during one turn of the event loop runs in one transaction,
- * so concurrent requests share one commit instead of paying one each. Each write runs inside its
- * own savepoint, so one that throws rolls back alone; callers are answered only once the commit is
- * durable.
+ * so concurrent requests share one commit instead of paying one each. A write that throws rolls
+ * back alone (the group is then replayed with a savepoint per write); callers are answered only once
+ * the commit is durable.
  *
  * With `sync` (the connection then runs `synchronous=NORMAL`), durability is an fsync of the WAL
  * that runs off the event loop: the loop goes on parsing and committing the next group while the
