@@ -53,7 +53,7 @@ export interface DispatcherOptions {
 /**
  * Claims due deliveries from the store and launches them: map → (dry run | launch) → record the
  * attempt and its verdict (succeeded, retry at a time, failed). The retry schedule lives in the
- * store, so a restart resumes it. Runs as a loop (`start`/`stop`) or one step at a time (`tick`).
+ * store, so a restart resumes it. Runs as a loop between `start` and `stop`.
  */
 export class Dispatcher extends EventEmitter {
   readonly #o: Required<Omit<DispatcherOptions, 'flowSchemas' | 'genesys' | 'rateLimiter'>> & Pick<DispatcherOptions, 'flowSchemas' | 'genesys' | 'rateLimiter'>
@@ -107,13 +107,6 @@ export class Dispatcher extends EventEmitter {
       for (const entry of this.#inFlight.values()) entry.abort.abort(new Error('shutting down'))
       await Promise.all([...this.#inFlight.values()].map(p => p.done))
     }
-  }
-
-  /** Claims what it can and processes it to the end; returns how many deliveries it handled. */
-  async tick (): Promise<number> {
-    const claimed = await this.#claim()
-    await Promise.all(claimed.map(delivery => this.#launch(delivery)))
-    return claimed.length
   }
 
   async #run (): Promise<void> {
