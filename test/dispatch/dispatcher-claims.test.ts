@@ -6,10 +6,10 @@ import type { RateLimiter } from '../../src/genesys/rate-limiter.js'
 import { createLogger } from '../../src/logging/logger.js'
 import { parseMappings } from '../../src/mapping/mappings.js'
 import { sourceTypes } from '../../src/sources/index.js'
-import { uuidv7 } from '../../src/store/ids.js'
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import type { Store } from '../../src/store/store.js'
 import { basicMappings, LogSink, tempDir, waitFor, webhookSecret } from '../helper.js'
+import { queueDeliveries } from './queued.js'
 
 const mappings = parseMappings(basicMappings(), 'mappings.yaml', { env: { CRM_WEBHOOK_SECRET: webhookSecret }, sourceTypes })
 
@@ -17,15 +17,7 @@ const mappings = parseMappings(basicMappings(), 'mappings.yaml', { env: { CRM_WE
 async function backlog (t: Test, count: number): Promise<{ store: Store, claimLimits: number[] }> {
   const store = openSqliteStore({ file: join(tempDir(t), 'claims.db') })
   t.teardown(async () => { await store.close() })
-  const now = Date.now()
-  await store.ingest(Array.from({ length: count }, (_, i) => ({
-    eventId: uuidv7(now),
-    source: 'crm',
-    dedupeKey: `e${i}`,
-    event: { event: { id: `e${i}`, occurredAt: null, type: null }, record: { type: 'Contact', id: `r${i}`, fields: { email: 'a@example.com' }, changed: null }, raw: {}, source: { name: 'crm', type: 'generic' } },
-    receivedAt: new Date(now),
-    deliveries: [{ id: uuidv7(now), route: 'contact-sync', recordKey: `r${i}`, runAt: new Date(now - 1), maxAttempts: 3 }]
-  })))
+  await queueDeliveries(store, count)
   const claimLimits: number[] = []
   const counted = new Proxy(store, {
     get (target, key) {

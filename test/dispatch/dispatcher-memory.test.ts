@@ -5,10 +5,10 @@ import type { GenesysClient, GenesysResult } from '../../src/genesys/genesys-cli
 import { createLogger } from '../../src/logging/logger.js'
 import { parseMappings } from '../../src/mapping/mappings.js'
 import { sourceTypes } from '../../src/sources/index.js'
-import { uuidv7 } from '../../src/store/ids.js'
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import type { Store } from '../../src/store/store.js'
 import { basicMappings, LogSink, tempDir, waitFor, webhookSecret } from '../helper.js'
+import { queueDeliveries } from './queued.js'
 
 t.test('deliveries whose call ended but whose record waits for the disk are bounded: at most as many again as GENESYS_MAX_IN_FLIGHT', async t => {
   const store = openSqliteStore({ file: join(tempDir(t), 'slow-disk.db') })
@@ -31,15 +31,7 @@ t.test('deliveries whose call ended but whose record waits for the disk are boun
     }
   } as unknown as GenesysClient
   const mappings = parseMappings(basicMappings(), 'mappings.yaml', { env: { CRM_WEBHOOK_SECRET: webhookSecret }, sourceTypes })
-  const now = Date.now()
-  await store.ingest(Array.from({ length: 100 }, (_, i) => ({
-    eventId: uuidv7(now),
-    source: 'crm',
-    dedupeKey: `e${i}`,
-    event: { event: { id: `e${i}`, occurredAt: null, type: null }, record: { type: 'Contact', id: `r${i}`, fields: { email: 'a@example.com' }, changed: null }, raw: {}, source: { name: 'crm', type: 'generic' } },
-    receivedAt: new Date(now),
-    deliveries: [{ id: uuidv7(now), route: 'contact-sync', recordKey: `r${i}`, runAt: new Date(now - 1), maxAttempts: 3 }]
-  })))
+  await queueDeliveries(store, 100)
   const concurrency = 4
   const dispatcher = new Dispatcher({
     store: slowStore,
