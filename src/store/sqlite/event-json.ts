@@ -7,7 +7,7 @@ import type { NormalizedEvent } from '../../sources/normalized-event.js'
  * twice the size. Rows written without `fieldsAt` read back unchanged.
  *
  * `rawJson`, the text `raw` was parsed from, is spliced in as it came instead of serializing `raw`
- * again (about a tenth of a generic webhook's cost on the event loop: docs/benchmarks.md).
+ * again (that took about 4% of the event loop's time per generic webhook: docs/benchmarks.md).
  */
 export function encodeEvent (event: NormalizedEvent, rawJson?: string): string {
   const fieldsAt = pathOf(event.raw, event.record.fields)
