@@ -11,7 +11,6 @@ import type { Mappings } from '../mapping/mappings.js'
 import { bounded, truncate } from '../logging/bounded.js'
 import type { AttemptRecord, ClaimedDelivery, Store } from '../store/store.js'
 import { decideRetry, isRetryableStatus, type RetryPolicy } from './retry-policy.js'
-import { mergeEvents } from './coalesce.js'
 
 /** What the dispatcher tells metrics and tests about each attempt's end. */
 export interface AttemptEvent {
@@ -257,7 +256,7 @@ export class Dispatcher extends EventEmitter {
 
     let delivery = claimed
     if (route.coalesceMs > 0) {
-      const superseded = await o.store.absorbFollowers(claimed.id, o.owner, mergeEvents)
+      const superseded = await o.store.absorbFollowers(claimed.id, o.owner)
       if (superseded.length > 0) {
         const fresh = await o.store.getDelivery(claimed.id)
         if (fresh !== null) delivery = { ...claimed, event: fresh.event }

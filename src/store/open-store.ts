@@ -6,7 +6,17 @@ import type { Store } from './store.js'
 
 /** Opens the store DATABASE_URL names. */
 export async function openStore (location: StoreLocation, options: { poolSize?: number, log?: Log } = {}): Promise<Store> {
-  if (location.kind === 'sqlite') return openSqliteStore({ file: location.file })
+  if (location.kind === 'sqlite') {
+    const store = openSqliteStore({ file: location.file })
+    try {
+      // A file the writer thread cannot open fails the startup, not the first webhook.
+      await store.ping()
+    } catch (error) {
+      await store.close()
+      throw error
+    }
+    return store
+  }
   const { url, schema } = splitSchema(location.url)
   return await openPostgresStore({ url, schema, ...options })
 }

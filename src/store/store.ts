@@ -157,8 +157,11 @@ export interface Store {
    * of that queue running, ordered by run_at. Expired leases count as not running and are reclaimed.
    */
   claim (options: { owner: string, limit: number, leaseMs: number, now?: Date }): Promise<ClaimedDelivery[]>
-  /** Folds the queued followers of a claimed delivery's record into it (coalescing). */
-  absorbFollowers (id: string, owner: string, merge: (carried: NormalizedEvent, followers: NormalizedEvent[]) => NormalizedEvent): Promise<string[]>
+  /**
+   * Folds the queued followers of a claimed delivery's record into it with `mergeEvents`
+   * (coalescing); returns the ids it superseded.
+   */
+  absorbFollowers (id: string, owner: string): Promise<string[]>
   /** Extends a lease still held. */
   extendLease (id: string, owner: string, leaseMs: number): Promise<boolean>
   retry (id: string, owner: string, update: RetryUpdate): Promise<boolean>

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { backoffDelay, decideRetry, isRetryableStatus } from '../../src/dispatch/retry-policy.js'
-import { mergeEvents } from '../../src/dispatch/coalesce.js'
+import { mergeEvents } from '../../src/store/coalesce.js'
 
 const policy = { maxAttempts: 5, maxAgeMs: 3_600_000, baseDelayMs: 1000, maxDelayMs: 60_000 }
 

@@ -5,10 +5,20 @@ import { tempDir } from '../helper.js'
 import { storeContract } from './store-contract.js'
 import { uuidv7 } from '../../src/store/ids.js'
 
-storeContract(t, async t => {
-  const store = openSqliteStore({ file: join(tempDir(t), 'store.db') })
-  t.teardown(async () => { await store.close() })
-  return store
+t.test('with the writer thread (the default for a file)', async t => {
+  storeContract(t, async t => {
+    const store = openSqliteStore({ file: join(tempDir(t), 'store.db') })
+    t.teardown(async () => { await store.close() })
+    return store
+  })
+})
+
+t.test('with writes on the calling thread', async t => {
+  storeContract(t, async t => {
+    const store = openSqliteStore({ file: join(tempDir(t), 'store.db'), writerThread: false })
+    t.teardown(async () => { await store.close() })
+    return store
+  })
 })
 
 t.test('a committed event survives closing and reopening the file', async t => {

@@ -2,7 +2,6 @@ import type { Test } from 'tap'
 import type { NormalizedEvent } from '../../src/sources/normalized-event.js'
 import { uuidv7 } from '../../src/store/ids.js'
 import type { AttemptRecord, ClaimedDelivery, IngestItem, Store } from '../../src/store/store.js'
-import { mergeEvents } from '../../src/dispatch/coalesce.js'
 
 /**
  * The behaviour every store implementation must show. Each backend's test file runs this with a
@@ -139,7 +138,7 @@ export function storeContract (t: Test, openStore: (t: Test) => Promise<Store>):
     await store.ingest([item('u3', 'A', { occurredAt: '2026-01-01T00:00:03Z', fields: { c: 3 } })])
     const [carrier] = await store.claim({ owner: 'w', limit: 5, leaseMs: 10_000 })
     t.equal(carrier!.event.event.id, 'u1')
-    const superseded = await store.absorbFollowers(carrier!.id, 'w', mergeEvents)
+    const superseded = await store.absorbFollowers(carrier!.id, 'w')
     t.equal(superseded.length, 2)
     const detail = await store.getDelivery(carrier!.id)
     t.same(detail!.event.record.fields, { a: 1, b: 2, c: 3 })
@@ -150,7 +149,7 @@ export function storeContract (t: Test, openStore: (t: Test) => Promise<Store>):
       t.equal(follower!.state, 'superseded')
       t.equal(follower!.supersededBy, carrier!.id)
     }
-    t.same(await store.absorbFollowers(carrier!.id, 'intruder', mergeEvents), [], 'only the lease holder may absorb')
+    t.same(await store.absorbFollowers(carrier!.id, 'intruder'), [], 'only the lease holder may absorb')
   })
 
   t.test('list paginates newest first with filters; requeue replays finished deliveries', async t => {
@@ -254,7 +253,7 @@ export function storeContract (t: Test, openStore: (t: Test) => Promise<Store>):
     const [carrier] = await store.claim({ owner: 'w1', limit: 5, leaseMs: 10_000 })
     const [racing, absorbed] = await Promise.all([
       store.claim({ owner: 'w2', limit: 5, leaseMs: 10_000 }),
-      store.absorbFollowers(carrier!.id, 'w1', mergeEvents)
+      store.absorbFollowers(carrier!.id, 'w1')
     ])
     t.same(racing, [], 'no follower is claimed while the carrier runs')
     t.equal(absorbed.length, 2)

@@ -1,5 +1,6 @@
 import type { Log } from '../../logging/log.js'
 import type { NormalizedEvent } from '../../sources/normalized-event.js'
+import { mergeEvents } from '../coalesce.js'
 import { decodeCursor, encodeCursor } from '../cursor.js'
 import {
   deliveryStates,
@@ -200,7 +201,7 @@ export class PostgresStore implements Store {
     }))
   }
 
-  async absorbFollowers (id: string, owner: string, merge: (carried: NormalizedEvent, followers: NormalizedEvent[]) => NormalizedEvent): Promise<string[]> {
+  async absorbFollowers (id: string, owner: string): Promise<string[]> {
     return await this.#db.transaction(async sql => {
       // Locking the carrier keeps a reclaim from handing it to someone else while we fold into it.
       const { rows: [carrier] } = await sql.query<{ seq: string, route: string, record_key: string, event: NormalizedEvent }>(`SELECT d.seq, d.route, d.record_key, coalesce(d.merged_event, e.payload) AS event
@@ -212,7 +213,7 @@ export class PostgresStore implements Store {
         WHERE f.route = $1 AND f.record_key = $2 AND f.state = 'queued' AND f.seq <> $3
         ORDER BY f.order_at, f.seq FOR UPDATE OF f`, [carrier.route, carrier.record_key, carrier.seq])
       if (followers.length === 0) return []
-      const merged = merge(carrier.event, followers.map(f => f.event))
+      const merged = mergeEvents(carrier.event, followers.map(f => f.event))
       const now = new Date()
       await sql.query(`UPDATE deliveries SET state = 'superseded', superseded_by = $2, finished_at = $3, updated_at = $3
         WHERE id = ANY($1::text[]) AND state = 'queued'`, [followers.map(f => f.id), id, now])

@@ -1,18 +1,16 @@
-import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync } from 'node:fs'
-import { promisify } from 'node:util'
+import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import type { NormalizedEvent } from '../../sources/normalized-event.js'
 import {
   deliveryStates, StoreUnavailableError,
-  type AttemptRecord, type ClaimedDelivery, type DeliveryDetail, type DeliveryFilter, type DeliveryState,
+  type AttemptOutcome, type ClaimedDelivery, type DeliveryDetail, type DeliveryFilter, type DeliveryState,
   type DeliverySummary, type FinishUpdate, type IngestItem, type IngestResult, type Page, type PendingOutcome, type QueueStats,
   type RetryUpdate, type Store
 } from '../store.js'
 import { sqliteMigrations } from './migrations.js'
-import { GroupCommitter } from './group-commit.js'
-import { Checkpointer } from './checkpointer.js'
 import { decodeEvent, encodeEvent } from './event-json.js'
+import { InlineWriter, ThreadWriter, type SqliteWriter } from './writer.js'
+import { filterSql, type IngestRow } from './writes.js'
 import { decodeCursor, encodeCursor } from '../cursor.js'
 
 export interface SqliteStoreOptions {
@@ -25,6 +23,11 @@ export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL'
   /** Open without writing: no migrations (CLI inspection of a running service's file). */
   readonly?: boolean
+  /**
+   * Writes on a worker thread (default for a file): set false to write on the calling thread,
+   * which blocks it for every insert and commit.
+   */
+  writerThread?: boolean
 }
 
 interface DeliveryRow {
@@ -59,7 +62,7 @@ interface AttemptRow {
   number: number
   started_at: number
   duration_ms: number
-  outcome: AttemptRecord['outcome']
+  outcome: AttemptOutcome
   status: number | null
   error: string | null
   hint: string | null
@@ -68,65 +71,26 @@ interface AttemptRow {
   response: string | null
 }
 
-const pendingSql = "('queued', 'running')"
-
 export function openSqliteStore (options: SqliteStoreOptions): Store {
-  if (options.file !== ':memory:' && options.readonly !== true) mkdirSync(dirname(options.file), { recursive: true })
+  const memory = options.file === ':memory:'
+  const readonly = options.readonly === true
+  if (!memory && !readonly) mkdirSync(dirname(options.file), { recursive: true })
   let db: Database.Database
   try {
-    db = new Database(options.file, { readonly: options.readonly === true, fileMustExist: options.readonly === true })
+    db = new Database(options.file, { readonly, fileMustExist: readonly })
   } catch (err) {
     throw new StoreUnavailableError(`cannot open SQLite file ${options.file}: ${(err as Error).message}`, { cause: err })
   }
-  let wal: WalSync | undefined
-  let checkpointer: Checkpointer | undefined
-  if (options.readonly !== true) {
+  if (!readonly) {
     db.pragma('journal_mode = WAL')
-    // SQLite's own per-commit fsync would block the event loop; durable stores sync the WAL off it
-    // instead (WalSync), and SQLite still syncs around every checkpoint as NORMAL does.
-    db.pragma('synchronous = NORMAL')
-    db.pragma('foreign_keys = ON')
-    // Savepoint journals in memory rather than temporary files.
-    db.pragma('temp_store = MEMORY')
     migrate(db)
-    if (options.file !== ':memory:') {
-      if ((options.synchronous ?? 'FULL') === 'FULL') wal = new WalSync(options.file)
-      checkpointer = new Checkpointer(db, options.file)
-    }
   }
   db.pragma('busy_timeout = 5000')
-  return new SqliteStore(db, wal, checkpointer)
-}
-
-const fdatasyncAsync = promisify(fdatasync)
-
-/**
- * The WAL file, fsynced on a libuv thread. Committed frames are appended to the WAL before the
- * commit returns, so an fsync started after a commit makes it durable, as `synchronous=FULL`
- * would. The file exists from the first read of a WAL-mode database and lives as long as the
- * database has an open connection (ours), so one descriptor serves for the store's life.
- */
-class WalSync {
-  readonly #fd: number
-
-  constructor (file: string) {
-    this.#fd = openSync(`${file}-wal`, 'r')
-    // The WAL's directory entry must be durable too, or a power cut could lose the file itself.
-    const dir = openSync(dirname(file), 'r')
-    try {
-      fsyncSync(dir)
-    } finally {
-      closeSync(dir)
-    }
-  }
-
-  async sync (): Promise<void> {
-    await fdatasyncAsync(this.#fd)
-  }
-
-  close (): void {
-    closeSync(this.#fd)
-  }
+  const writerOptions = { file: memory ? null : options.file, durable: (options.synchronous ?? 'FULL') === 'FULL' }
+  const writer = memory || readonly || options.writerThread === false
+    ? new InlineWriter(db, writerOptions)
+    : new ThreadWriter({ ...writerOptions, file: options.file })
+  return new SqliteStore(db, writer)
 }
 
 function migrate (db: Database.Database): void {
@@ -142,70 +106,23 @@ function migrate (db: Database.Database): void {
   }
 }
 
-const json = (value: unknown): string | null => value === undefined || value === null ? null : JSON.stringify(value)
 const parse = <T>(text: string | null): T | null => text === null ? null : JSON.parse(text) as T
 
+/**
+ * Reads run on the calling thread; writes go to the writer (ThreadWriter for a file): in WAL mode
+ * a read sees every write answered before it started.
+ */
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const
   readonly #db: Database.Database
-  readonly #writes: GroupCommitter
-  readonly #wal: WalSync | undefined
-  readonly #checkpointer: Checkpointer | undefined
+  readonly #writer: SqliteWriter
   readonly #stmt
 
-  constructor (db: Database.Database, wal: WalSync | undefined, checkpointer: Checkpointer | undefined) {
+  constructor (db: Database.Database, writer: SqliteWriter) {
     this.#db = db
-    this.#wal = wal
-    this.#checkpointer = checkpointer
-    this.#writes = new GroupCommitter(db, {
-      ...(wal === undefined ? {} : { sync: async () => { await wal.sync() } }),
-      ...(checkpointer === undefined ? {} : { committed: () => { checkpointer.committed() } })
-    })
+    this.#writer = writer
     const prepare = (sql: string): Database.Statement => db.prepare(sql)
     this.#stmt = {
-      // The two inserts of every webhook bind by position: named parameters cost about 2 µs more each.
-      insertEvent: prepare(`INSERT INTO events (id, source, dedupe_key, external_id, received_at, occurred_at, record_type, record_id, payload)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (source, dedupe_key) DO NOTHING`),
-      findEvent: prepare('SELECT id FROM events WHERE source = ? AND dedupe_key = ?'),
-      insertDelivery: prepare(`INSERT INTO deliveries (id, event_id, route, source, record_key, order_at, state, max_attempts, run_at, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`),
-      reclaim: prepare(`UPDATE deliveries SET state = 'queued', locked_by = NULL, locked_until = NULL, updated_at = @now
-        WHERE state = 'running' AND locked_until < @now`),
-      claim: prepare(`UPDATE deliveries
-        SET state = 'running', locked_by = @owner, locked_until = @until, attempts = attempts + 1, updated_at = @now
-        WHERE seq IN (
-          -- INDEXED BY: walk the due rows in (run_at, seq) order and stop at LIMIT. Without it the
-          -- planner picks deliveries_state, tests every queued row, then sorts: ~100 ms per claim at
-          -- 100k pending, ~1 s at 1M, with the event loop blocked (docs/benchmarks.md).
-          SELECT d.seq FROM deliveries d INDEXED BY deliveries_due
-          WHERE d.state = 'queued' AND d.run_at <= @now
-            AND NOT EXISTS (
-              SELECT 1 FROM deliveries p
-              WHERE p.route = d.route AND p.record_key = d.record_key AND p.state IN ${pendingSql} AND p.seq <> d.seq
-                AND (p.state = 'running' OR p.order_at < d.order_at OR (p.order_at = d.order_at AND p.seq < d.seq)))
-          ORDER BY d.run_at, d.seq
-          LIMIT @limit)
-        RETURNING *`),
-      eventPayload: prepare('SELECT payload FROM events WHERE id = ?').pluck(),
-      followers: prepare(`SELECT f.id, f.merged_event, e.payload FROM deliveries f JOIN events e ON e.id = f.event_id
-        WHERE f.route = @route AND f.record_key = @recordKey AND f.state = 'queued' AND f.seq <> @seq
-        ORDER BY f.order_at, f.seq`),
-      supersede: prepare(`UPDATE deliveries SET state = 'superseded', superseded_by = @carrier, finished_at = @now, updated_at = @now
-        WHERE id = @id AND state = 'queued'`),
-      setMerged: prepare('UPDATE deliveries SET merged_event = @merged, updated_at = @now WHERE id = @id AND locked_by = @owner AND state = \'running\''),
-      extend: prepare(`UPDATE deliveries SET locked_until = @until WHERE id = @id AND locked_by = @owner AND state = 'running'`),
-      retry: prepare(`UPDATE deliveries SET state = 'queued', run_at = @runAt, locked_by = NULL, locked_until = NULL, updated_at = @now,
-          last_status = @status, last_error = @error, hint = @hint, request = @request
-        WHERE id = @id AND locked_by = @owner AND state = 'running'`),
-      finish: prepare(`UPDATE deliveries SET state = @state, locked_by = NULL, locked_until = NULL, updated_at = @now, finished_at = @now,
-          last_status = @status, last_error = @error, hint = @hint, request = @request, execution_id = @executionId
-        WHERE id = @id AND locked_by = @owner AND state = 'running'`),
-      insertAttempt: prepare(`INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, duration_ms, outcome, status, error, hint, correlation_id, request, response)
-        VALUES (@deliveryId, @number, @startedAt, @durationMs, @outcome, @status, @error, @hint, @correlationId, @request, @response)`),
-      release: prepare(`UPDATE deliveries SET state = 'queued', locked_by = NULL, locked_until = NULL, attempts = attempts - 1, updated_at = @now
-        WHERE id = @id AND locked_by = @owner AND state = 'running'`),
-      setOutcome: prepare('UPDATE deliveries SET outcome = @status, outcome_detail = @detail, outcome_checked_at = @checkedAt, updated_at = @checkedAt WHERE id = @id'),
       getDelivery: prepare(`SELECT d.*, e.payload, e.dedupe_key, e.received_at FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ?`),
       attemptsOf: prepare('SELECT * FROM attempts WHERE delivery_id = ? ORDER BY number'),
       // Kept by triggers since schema 2; a read-only look at an older file counts the table.
@@ -221,43 +138,7 @@ class SqliteStore implements Store {
   }
 
   async ingest (items: IngestItem[]): Promise<IngestResult[]> {
-    return await this.#writes.run(() => {
-      const now = Date.now()
-      return items.map(item => {
-        const occurredAt = item.event.event.occurredAt === null ? null : Date.parse(item.event.event.occurredAt)
-        const inserted = this.#stmt.insertEvent.run(
-          item.eventId,
-          item.source,
-          item.dedupeKey,
-          item.event.event.id,
-          item.receivedAt.getTime(),
-          Number.isFinite(occurredAt) ? occurredAt : null,
-          item.event.record.type,
-          item.event.record.id,
-          encodeEvent(item.event, item.rawJson)
-        ).changes === 1
-        if (!inserted) {
-          const existing = this.#stmt.findEvent.get(item.source, item.dedupeKey) as { id: string }
-          return { inserted: false, eventId: existing.id }
-        }
-        const orderAt = Number.isFinite(occurredAt) && occurredAt !== null ? occurredAt : item.receivedAt.getTime()
-        for (const delivery of item.deliveries) {
-          this.#stmt.insertDelivery.run(
-            delivery.id,
-            item.eventId,
-            delivery.route,
-            item.source,
-            delivery.recordKey,
-            orderAt,
-            delivery.maxAttempts,
-            delivery.runAt.getTime(),
-            now,
-            now
-          )
-        }
-        return { inserted: true, eventId: item.eventId }
-      })
-    })
+    return await this.#writer.run('ingest', [items.map(toIngestRow)], true)
   }
 
   /**
@@ -268,101 +149,48 @@ class SqliteStore implements Store {
    */
   async claim (options: { owner: string, limit: number, leaseMs: number, now?: Date }): Promise<ClaimedDelivery[]> {
     if (options.limit <= 0) return []
-    return await this.#writes.run(() => {
-      const now = (options.now ?? new Date()).getTime()
-      this.#stmt.reclaim.run({ now })
-      const rows = this.#stmt.claim.all({ owner: options.owner, until: now + options.leaseMs, now, limit: options.limit }) as DeliveryRow[]
-      rows.sort((a, b) => a.run_at - b.run_at || a.seq - b.seq)
-      return rows.map(row => ({
-        id: row.id,
-        eventId: row.event_id,
-        route: row.route,
-        source: row.source,
-        recordKey: row.record_key,
-        attempt: row.attempts,
-        maxAttempts: row.max_attempts,
-        createdAt: new Date(row.created_at),
-        event: decodeEvent(row.merged_event ?? this.#stmt.eventPayload.get(row.event_id) as string),
-        leaseUntil: new Date(row.locked_until!)
-      }))
-    }, { durable: false })
+    const rows = await this.#writer.run('claim', [{ owner: options.owner, limit: options.limit, leaseMs: options.leaseMs, now: (options.now ?? new Date()).getTime() }], false)
+    return rows.map(row => ({
+      id: row.id,
+      eventId: row.eventId,
+      route: row.route,
+      source: row.source,
+      recordKey: row.recordKey,
+      attempt: row.attempt,
+      maxAttempts: row.maxAttempts,
+      createdAt: new Date(row.createdAt),
+      event: decodeEvent(row.payload),
+      leaseUntil: new Date(row.leaseUntil)
+    }))
   }
 
-  async absorbFollowers (id: string, owner: string, merge: (carried: NormalizedEvent, followers: NormalizedEvent[]) => NormalizedEvent): Promise<string[]> {
-    return await this.#writes.run(() => {
-      const carrier = this.#db.prepare('SELECT * FROM deliveries WHERE id = ? AND locked_by = ? AND state = \'running\'').get(id, owner) as DeliveryRow | undefined
-      if (carrier === undefined) return []
-      const followers = this.#stmt.followers.all({ route: carrier.route, recordKey: carrier.record_key, seq: carrier.seq }) as Array<{ id: string, merged_event: string | null, payload: string }>
-      if (followers.length === 0) return []
-      const carried = decodeEvent(carrier.merged_event ?? this.#stmt.eventPayload.get(carrier.event_id) as string)
-      const merged = merge(carried, followers.map(f => decodeEvent(f.merged_event ?? f.payload)))
-      const now = Date.now()
-      for (const follower of followers) this.#stmt.supersede.run({ id: follower.id, carrier: id, now })
-      this.#stmt.setMerged.run({ id, owner, merged: encodeEvent(merged), now })
-      return followers.map(f => f.id)
-    })
+  async absorbFollowers (id: string, owner: string): Promise<string[]> {
+    return await this.#writer.run('absorbFollowers', [id, owner], true)
   }
 
   async extendLease (id: string, owner: string, leaseMs: number): Promise<boolean> {
-    return await this.#writes.run(() => this.#stmt.extend.run({ id, owner, until: Date.now() + leaseMs }).changes === 1, { durable: false })
+    return await this.#writer.run('extendLease', [id, owner, leaseMs], false)
   }
 
   async retry (id: string, owner: string, update: RetryUpdate): Promise<boolean> {
-    return await this.#writes.run(() => {
-      const changed = this.#stmt.retry.run({
-        id, owner, now: Date.now(), runAt: update.runAt.getTime(), ...this.#lastFields(update.attempt)
-      }).changes === 1
-      if (changed) this.#insertAttempt(id, update.attempt)
-      return changed
-    })
+    return await this.#writer.run('retry', [id, owner, update], true)
   }
 
   async finish (id: string, owner: string, update: FinishUpdate): Promise<boolean> {
-    return await this.#writes.run(() => {
-      const changed = this.#stmt.finish.run({
-        id, owner, now: Date.now(), state: update.state, executionId: update.executionId ?? null, ...this.#lastFields(update.attempt)
-      }).changes === 1
-      if (changed) this.#insertAttempt(id, update.attempt)
-      return changed
-    })
-  }
-
-  #lastFields (attempt: AttemptRecord): Record<string, unknown> {
-    return { status: attempt.status, error: attempt.error, hint: attempt.hint, request: json(attempt.request) }
-  }
-
-  #insertAttempt (deliveryId: string, attempt: AttemptRecord): void {
-    this.#stmt.insertAttempt.run({
-      deliveryId,
-      number: attempt.number,
-      startedAt: attempt.startedAt.getTime(),
-      durationMs: Math.round(attempt.durationMs),
-      outcome: attempt.outcome,
-      status: attempt.status,
-      error: attempt.error,
-      hint: attempt.hint,
-      correlationId: attempt.correlationId,
-      request: json(attempt.request),
-      response: attempt.response
-    })
+    return await this.#writer.run('finish', [id, owner, update], true)
   }
 
   async release (ids: string[], owner: string): Promise<number> {
     if (ids.length === 0) return 0
-    return await this.#writes.run(() => {
-      const now = Date.now()
-      let released = 0
-      for (const id of ids) released += this.#stmt.release.run({ id, owner, now }).changes
-      return released
-    })
+    return await this.#writer.run('release', [ids, owner], true)
   }
 
   async reclaimExpired (now = new Date()): Promise<number> {
-    return await this.#writes.run(() => this.#stmt.reclaim.run({ now: now.getTime() }).changes)
+    return await this.#writer.run('reclaimExpired', [now.getTime()], true)
   }
 
   async setOutcome (id: string, outcome: { status: string, detail: unknown, checkedAt: Date }): Promise<void> {
-    await this.#writes.run(() => this.#stmt.setOutcome.run({ id, status: outcome.status, detail: json(outcome.detail), checkedAt: outcome.checkedAt.getTime() }))
+    await this.#writer.run('setOutcome', [id, outcome], true)
   }
 
   async pendingOutcomes (options: { routes: string[], finishedAfter: Date, limit: number }): Promise<PendingOutcome[]> {
@@ -418,38 +246,11 @@ class SqliteStore implements Store {
   }
 
   async requeue (filter: DeliveryFilter & { ids?: string[] }, options: { maxAttempts: number, now?: Date }): Promise<string[]> {
-    return await this.#writes.run(() => {
-      const { where, params } = filterSql(filter)
-      where.push("state IN ('failed', 'succeeded', 'dry_run')")
-      if (filter.ids !== undefined) {
-        if (filter.ids.length === 0) return []
-        where.push(`id IN (SELECT value FROM json_each(@ids))`)
-        params.ids = JSON.stringify(filter.ids)
-      }
-      const now = (options.now ?? new Date()).getTime()
-      const rows = this.#db.prepare(`UPDATE deliveries SET state = 'queued', run_at = @now, max_attempts = attempts + @maxAttempts,
-          finished_at = NULL, updated_at = @now, outcome = NULL, outcome_detail = NULL, outcome_checked_at = NULL
-        WHERE ${where.join(' AND ')} RETURNING id`).all({ ...params, now, maxAttempts: options.maxAttempts }) as Array<{ id: string }>
-      return rows.map(r => r.id)
-    })
+    return await this.#writer.run('requeue', [filter, { maxAttempts: options.maxAttempts, now: (options.now ?? new Date()).getTime() }], true)
   }
 
   async purge (options: { states: DeliveryState[], before: Date, limit?: number }): Promise<number> {
-    return await this.#writes.run(() => {
-      const params = { states: JSON.stringify(options.states), before: options.before.getTime(), limit: options.limit ?? 10_000 }
-      const ids = this.#db.prepare(`SELECT id, event_id FROM deliveries WHERE state IN (SELECT value FROM json_each(@states))
-        AND coalesce(finished_at, updated_at) < @before ORDER BY seq LIMIT @limit`).all(params) as Array<{ id: string, event_id: string }>
-      const deleteAttempts = this.#db.prepare('DELETE FROM attempts WHERE delivery_id = ?')
-      const deleteDelivery = this.#db.prepare('DELETE FROM deliveries WHERE id = ?')
-      for (const { id } of ids) {
-        deleteAttempts.run(id)
-        deleteDelivery.run(id)
-      }
-      // Events keep deduplicating until they are as old as the retention; then they go too.
-      this.#db.prepare(`DELETE FROM events WHERE received_at < @before AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)`)
-        .run({ before: params.before })
-      return ids.length
-    })
+    return await this.#writer.run('purge', [{ states: options.states, before: options.before.getTime(), limit: options.limit ?? 10_000 }], true)
   }
 
   async stats (now = new Date()): Promise<QueueStats> {
@@ -459,7 +260,10 @@ class SqliteStore implements Store {
     return { byState, oldestPendingAgeMs: oldest === null ? null : Math.max(0, now.getTime() - oldest) }
   }
 
+  /** Also waits for the writer thread to be up: the service is not ready before it can write. */
   async ping (): Promise<void> {
+    await this.#writer.whenReady()
+    if (this.#writer.failure !== undefined) throw this.#writer.failure
     try {
       this.#db.prepare('SELECT 1').get()
     } catch (err) {
@@ -468,12 +272,8 @@ class SqliteStore implements Store {
   }
 
   async close (): Promise<void> {
-    await this.#writes.drain()
-    await this.#checkpointer?.close()
-    if (this.#db.open) {
-      this.#db.close()
-      this.#wal?.close()
-    }
+    await this.#writer.close()
+    if (this.#db.open) this.#db.close()
   }
 }
 
@@ -500,13 +300,18 @@ function summary (row: DeliveryRow): DeliverySummary {
   }
 }
 
-function filterSql (filter: DeliveryFilter): { where: string[], params: Record<string, unknown> } {
-  const where: string[] = []
-  const params: Record<string, unknown> = {}
-  if (filter.state !== undefined) { where.push('state = @state'); params.state = filter.state }
-  if (filter.route !== undefined) { where.push('route = @route'); params.route = filter.route }
-  if (filter.source !== undefined) { where.push('source = @source'); params.source = filter.source }
-  if (filter.recordKey !== undefined) { where.push('record_key = @recordKey'); params.recordKey = filter.recordKey }
-  if (filter.since !== undefined) { where.push('created_at >= @since'); params.since = filter.since.getTime() }
-  return { where, params }
+function toIngestRow (item: IngestItem): IngestRow {
+  const occurredAt = item.event.event.occurredAt === null ? NaN : Date.parse(item.event.event.occurredAt)
+  return {
+    eventId: item.eventId,
+    source: item.source,
+    dedupeKey: item.dedupeKey,
+    externalId: item.event.event.id,
+    receivedAt: item.receivedAt.getTime(),
+    occurredAt: Number.isFinite(occurredAt) ? occurredAt : null,
+    recordType: item.event.record.type,
+    recordId: item.event.record.id,
+    payload: encodeEvent(item.event, item.rawJson),
+    deliveries: item.deliveries.map(d => ({ id: d.id, route: d.route, recordKey: d.recordKey, maxAttempts: d.maxAttempts, runAt: d.runAt.getTime() }))
+  }
 }
