@@ -47,7 +47,8 @@ export const envSchema = {
     TRUST_PROXY: { type: 'string', default: 'false' },
     TLS_CERT_FILE: { type: 'string', minLength: 1 },
     TLS_KEY_FILE: { type: 'string', minLength: 1 },
-    DATABASE_POOL_SIZE: { type: 'integer', minimum: 1, maximum: 200, default: 10 }
+    DATABASE_POOL_SIZE: { type: 'integer', minimum: 1, maximum: 200, default: 10 },
+    SQLITE_WRITER_THREAD: { type: 'boolean', default: false }
   }
 } as const
 
@@ -89,6 +90,7 @@ export interface Env {
   TLS_CERT_FILE?: string
   TLS_KEY_FILE?: string
   DATABASE_POOL_SIZE: number
+  SQLITE_WRITER_THREAD: boolean
 }
 
 export type StoreLocation = { kind: 'sqlite', file: string } | { kind: 'postgres', url: string }

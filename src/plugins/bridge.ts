@@ -52,7 +52,11 @@ export default fp<BridgeOptions>(async function bridgePlugin (fastify, options) 
   const mappings = new MappingsHolder(loadMappings(fastify.config.MAPPINGS_FILE, { env: options.env, sourceTypes }))
   log.info({ event: 'mappings.loaded', file: mappings.current.file, hash: mappings.current.hash, sources: [...mappings.current.sources.keys()], routes: mappings.current.routes.map(r => r.name) }, 'mappings loaded')
 
-  const store = options.store ?? await openStore(settings.store, { poolSize: fastify.config.DATABASE_POOL_SIZE, log: log.child({ module: 'store' }) })
+  const store = options.store ?? await openStore(settings.store, {
+    poolSize: fastify.config.DATABASE_POOL_SIZE,
+    log: log.child({ module: 'store' }),
+    sqliteWriterThread: fastify.config.SQLITE_WRITER_THREAD
+  })
   const instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   // Prometheus metrics (src/plugins/metrics.ts), when registered before this plugin.
   const metrics = fastify.hasDecorator('metrics') ? fastify.metrics : undefined

@@ -5,9 +5,9 @@ import { openSqliteStore } from './sqlite/sqlite-store.js'
 import type { Store } from './store.js'
 
 /** Opens the store DATABASE_URL names. */
-export async function openStore (location: StoreLocation, options: { poolSize?: number, log?: Log } = {}): Promise<Store> {
+export async function openStore (location: StoreLocation, options: { poolSize?: number, log?: Log, sqliteWriterThread?: boolean } = {}): Promise<Store> {
   if (location.kind === 'sqlite') {
-    const store = openSqliteStore({ file: location.file })
+    const store = openSqliteStore({ file: location.file, writerThread: options.sqliteWriterThread === true })
     try {
       // A file the writer thread cannot open fails the startup, not the first webhook.
       await store.ping()
@@ -18,7 +18,7 @@ export async function openStore (location: StoreLocation, options: { poolSize?: 
     return store
   }
   const { url, schema } = splitSchema(location.url)
-  return await openPostgresStore({ url, schema, ...options })
+  return await openPostgresStore({ url, schema, poolSize: options.poolSize, log: options.log })
 }
 
 /** `?schema=name` on a postgres:// URL picks the schema; pg itself would ignore the parameter. */

@@ -5,17 +5,17 @@ import { tempDir } from '../helper.js'
 import { storeContract } from './store-contract.js'
 import { uuidv7 } from '../../src/store/ids.js'
 
-t.test('with the writer thread (the default for a file)', async t => {
+t.test('with the writer thread', async t => {
   storeContract(t, async t => {
-    const store = openSqliteStore({ file: join(tempDir(t), 'store.db') })
+    const store = openSqliteStore({ file: join(tempDir(t), 'store.db'), writerThread: true })
     t.teardown(async () => { await store.close() })
     return store
   })
 })
 
-t.test('with writes on the calling thread', async t => {
+t.test('with writes on the calling thread (the default)', async t => {
   storeContract(t, async t => {
-    const store = openSqliteStore({ file: join(tempDir(t), 'store.db'), writerThread: false })
+    const store = openSqliteStore({ file: join(tempDir(t), 'store.db') })
     t.teardown(async () => { await store.close() })
     return store
   })

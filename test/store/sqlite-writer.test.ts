@@ -8,7 +8,7 @@ import { uuidv7 } from '../../src/store/ids.js'
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import { ThreadWriter } from '../../src/store/sqlite/writer.js'
 import { StoreUnavailableError, type IngestItem } from '../../src/store/store.js'
-import { tempDir } from '../helper.js'
+import { contactEvent, startBridge, tempDir, waitFor } from '../helper.js'
 
 const item = (id: string, deliveryId = uuidv7()): IngestItem => ({
   eventId: uuidv7(),
@@ -40,7 +40,7 @@ async function holdWriteLock (file: string): Promise<{ release: () => Promise<vo
 
 t.test('a write waiting for the disk leaves the event loop free: the writer thread waits, not the caller', async t => {
   const file = join(tempDir(t), 'free-loop.db')
-  const store = openSqliteStore({ file })
+  const store = openSqliteStore({ file, writerThread: true })
   t.teardown(async () => { await store.close() })
   await store.ingest([item('warm-up')])
   const lock = await holdWriteLock(file)
@@ -57,7 +57,7 @@ t.test('a write waiting for the disk leaves the event loop free: the writer thre
 
 t.test('close answers every write asked for before it, and they are in the file', async t => {
   const file = join(tempDir(t), 'close.db')
-  const store = openSqliteStore({ file })
+  const store = openSqliteStore({ file, writerThread: true })
   const writes = Array.from({ length: 200 }, (_, i) => store.ingest([item(`e${i}`)]))
   await store.close()
   const results = await Promise.all(writes)
@@ -69,7 +69,7 @@ t.test('close answers every write asked for before it, and they are in the file'
 })
 
 t.test('a write that fails in the thread rejects with its SQLite error; the rest of its group commits', async t => {
-  const store = openSqliteStore({ file: join(tempDir(t), 'errors.db') })
+  const store = openSqliteStore({ file: join(tempDir(t), 'errors.db'), writerThread: true })
   t.teardown(async () => { await store.close() })
   const taken = uuidv7()
   await store.ingest([item('first', taken)])
@@ -91,10 +91,25 @@ t.test('a writer thread that cannot start makes every write fail as unavailable'
 t.test('a store whose writer thread could not open the file fails ping (readiness) and answers writes as unavailable', async t => {
   const dir = tempDir(t)
   const file = join(dir, 'gone.db')
-  const store = openSqliteStore({ file })
+  const store = openSqliteStore({ file, writerThread: true })
   t.teardown(async () => { await store.close() })
   // The writer thread opens the file after openSqliteStore returns; by then it is gone.
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true })
   await t.rejects(store.ingest([item('after')]), { name: 'StoreUnavailableError', message: /SQLite writer thread failed/ })
   await t.rejects(store.ping(), StoreUnavailableError)
+})
+
+t.test('SQLITE_WRITER_THREAD=true: a webhook waiting for the disk leaves the service answering others', async t => {
+  const bridge = await startBridge(t, { env: { SQLITE_WRITER_THREAD: 'true' } })
+  const lock = await holdWriteLock(bridge.dbFile)
+  let answered = false
+  const webhook = bridge.post(contactEvent('while-locked')).then(response => { answered = true; return response })
+  await waitFor(() => bridge.logs.events('webhook.received').length > 0, 5000, 'the webhook to reach the handler')
+  await new Promise(resolve => setTimeout(resolve, 50))
+  // With writes on the event loop, SQLite's busy wait would hold it until the lock's timeout, and
+  // the webhook would have been answered 503 by now.
+  t.equal((await fetch(`${bridge.url}/healthz`)).status, 200, 'the event loop is free')
+  t.equal(answered, false, 'the webhook still waits for its commit')
+  await lock.release()
+  t.equal((await webhook).status, 202)
 })

@@ -24,8 +24,8 @@ export interface SqliteStoreOptions {
   /** Open without writing: no migrations (CLI inspection of a running service's file). */
   readonly?: boolean
   /**
-   * Writes on a worker thread (default for a file): set false to write on the calling thread,
-   * which blocks it for every insert and commit.
+   * Writes on a worker thread with its own connection (ThreadWriter) instead of the calling
+   * thread, which each insert and commit otherwise blocks. Files only; default false.
    */
   writerThread?: boolean
 }
@@ -87,9 +87,9 @@ export function openSqliteStore (options: SqliteStoreOptions): Store {
   }
   db.pragma('busy_timeout = 5000')
   const writerOptions = { file: memory ? null : options.file, durable: (options.synchronous ?? 'FULL') === 'FULL' }
-  const writer = memory || readonly || options.writerThread === false
-    ? new InlineWriter(db, writerOptions)
-    : new ThreadWriter({ ...writerOptions, file: options.file })
+  const writer = options.writerThread === true && !memory && !readonly
+    ? new ThreadWriter({ ...writerOptions, file: options.file })
+    : new InlineWriter(db, writerOptions)
   return new SqliteStore(db, writer)
 }
 
@@ -109,8 +109,8 @@ function migrate (db: Database.Database): void {
 const parse = <T>(text: string | null): T | null => text === null ? null : JSON.parse(text) as T
 
 /**
- * Reads run on the calling thread; writes go to the writer (ThreadWriter for a file): in WAL mode
- * a read sees every write answered before it started.
+ * Reads run on the calling thread; writes go to the writer (on its own thread with ThreadWriter):
+ * in WAL mode a read sees every write answered before it started.
  */
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const
