@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import { mergeEvents } from '../coalesce.js'
-import type { AttemptRecord, DeliveryFilter, DeliveryState, FinishUpdate, IngestResult, RetryUpdate } from '../store.js'
+import type { AttemptRecord, ClaimedDelivery, DeliveryFilter, DeliveryState, FinishUpdate, IngestResult, RetryUpdate } from '../store.js'
 import { decodeEvent, encodeEvent } from './event-json.js'
 
 /**
@@ -20,19 +20,8 @@ export interface IngestRow {
   deliveries: Array<{ id: string, route: string, recordKey: string, maxAttempts: number, runAt: number }>
 }
 
-/** A claimed delivery as the writer returns it: the caller decodes `payload` (see toClaimedDelivery). */
-export interface ClaimedRow {
-  id: string
-  eventId: string
-  route: string
-  source: string
-  recordKey: string
-  attempt: number
-  maxAttempts: number
-  createdAt: number
-  leaseUntil: number
-  payload: string
-}
+/** A claimed delivery as the writer returns it: times as numbers, the event as stored (decodeEvent). */
+export type ClaimedRow = Omit<ClaimedDelivery, 'createdAt' | 'leaseUntil' | 'event'> & { createdAt: number, leaseUntil: number, payload: string }
 
 interface CarrierRow {
   seq: number
