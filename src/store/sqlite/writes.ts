@@ -54,6 +54,7 @@ export class SqliteWrites {
       findEvent: prepare('SELECT id FROM events WHERE source = ? AND dedupe_key = ?').pluck(),
       insertDelivery: prepare(`INSERT INTO deliveries (id, event_id, route, source, record_key, order_at, state, max_attempts, run_at, created_at, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`),
+      countQueued: prepare("UPDATE delivery_counts SET n = n + ? WHERE state = 'queued'"),
       reclaim: prepare(`UPDATE deliveries SET state = 'queued', locked_by = NULL, locked_until = NULL, updated_at = @now
         WHERE state = 'running' AND locked_until < @now`),
       claim: prepare(`UPDATE deliveries
@@ -100,7 +101,8 @@ export class SqliteWrites {
 
   ingest (rows: IngestRow[]): IngestResult[] {
     const now = Date.now()
-    return rows.map(row => {
+    let queued = 0
+    const results = rows.map(row => {
       const inserted = this.#stmt.insertEvent.run(
         row.eventId, row.source, row.dedupeKey, row.externalId, row.receivedAt, row.occurredAt, row.recordType, row.recordId, row.payload
       ).changes === 1
@@ -109,8 +111,12 @@ export class SqliteWrites {
       for (const delivery of row.deliveries) {
         this.#stmt.insertDelivery.run(delivery.id, row.eventId, delivery.route, row.source, delivery.recordKey, orderAt, delivery.maxAttempts, delivery.runAt, now, now)
       }
+      queued += row.deliveries.length
       return { inserted: true, eventId: row.eventId }
     })
+    // Schema 3: inserted deliveries are counted here, once per call (migrations.ts).
+    if (queued > 0) this.#stmt.countQueued.run(queued)
+    return results
   }
 
   claim (options: { owner: string, limit: number, leaseMs: number, now: number }): ClaimedRow[] {
