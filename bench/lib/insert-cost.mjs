@@ -2,8 +2,9 @@
  * CPU cost of the SQLite inserts of one generic webhook (its event row and one delivery), through
  * the store's own write statements (`SqliteWrites.ingest`) in groups the size the ingest benchmark
  * commits (16), with the fsync left out (`synchronous=OFF`) so only CPU is timed. Compares the
- * schema as built with the schema 2 insert trigger put back (one `UPDATE delivery_counts` per row),
- * alternating, on files pre-filled with 20,000 webhooks. Run by hand after `npm run build`:
+ * schema as built with variants, alternating, each on a file pre-filled with 20,000 webhooks: the
+ * schema 2 insert trigger put back (one `UPDATE delivery_counts` per row), and one index less, or
+ * `seq` without AUTOINCREMENT. Run by hand after `npm run build`:
  *   node bench/lib/insert-cost.mjs [rounds]
  * Prints the median µs per webhook of each variant.
  */
@@ -34,13 +35,21 @@ const schema2InsertTrigger = `CREATE TRIGGER deliveries_count_insert AFTER INSER
   UPDATE delivery_counts SET n = n + 1 WHERE state = NEW.state;
 END;`
 
-function microsPerWebhook (dir, extraSql) {
+const variants = {
+  'as built': {},
+  'with the schema 2 insert trigger': { after: schema2InsertTrigger },
+  'without deliveries_state': { after: 'DROP INDEX deliveries_state' },
+  'without deliveries_event': { after: 'DROP INDEX deliveries_event' },
+  'seq without AUTOINCREMENT': { edit: sql => sql.replace('seq INTEGER PRIMARY KEY AUTOINCREMENT', 'seq INTEGER PRIMARY KEY') }
+}
+
+function microsPerWebhook (dir, { edit = sql => sql, after = null }) {
   const file = join(dir, `insert-${sequence}.db`)
   const db = new Database(file)
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = OFF')
-  sqliteMigrations.forEach((sql, i) => { db.exec(sql); db.pragma(`user_version = ${i + 1}`) })
-  if (extraSql !== null) db.exec(extraSql)
+  sqliteMigrations.forEach((sql, i) => { db.exec(edit(sql)); db.pragma(`user_version = ${i + 1}`) })
+  if (after !== null) db.exec(after)
   const writes = new SqliteWrites(db)
   const commit = db.transaction(rows => writes.ingest(rows))
   const groups = count => Array.from({ length: count }, () => Array.from({ length: groupSize }, webhook))
@@ -56,15 +65,13 @@ function microsPerWebhook (dir, extraSql) {
 
 const dir = mkdtempSync(join(tmpdir(), 'cfb-insert-'))
 try {
-  const built = []
-  const withTrigger = []
+  const timings = Object.fromEntries(Object.keys(variants).map(name => [name, []]))
   for (let r = 0; r < rounds; r++) {
-    built.push(microsPerWebhook(dir, null))
-    withTrigger.push(microsPerWebhook(dir, schema2InsertTrigger))
+    for (const [name, variant] of Object.entries(variants)) timings[name].push(microsPerWebhook(dir, variant))
   }
-  const show = values => `median ${median(values).toFixed(1)} µs (runs ${values.map(v => v.toFixed(1)).join(', ')})`
-  console.log(`as built:                         ${show(built)}`)
-  console.log(`with the schema 2 insert trigger: ${show(withTrigger)}`)
+  for (const [name, values] of Object.entries(timings)) {
+    console.log(`${`${name}:`.padEnd(34)} median ${median(values).toFixed(1)} µs (runs ${values.map(v => v.toFixed(1)).join(', ')})`)
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }

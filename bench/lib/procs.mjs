@@ -241,13 +241,24 @@ export function procCpuSeconds (pid) {
 
 /** A bare fastify 5 server answering 202 on POST /webhooks/:source, no logging, no work. */
 export async function startBareFastify () {
+  return await startReference('bare-fastify')
+}
+
+/** The issue's "fastify plus SQLite with group commit" reference (bench/lib/sqlite-fastify.mjs), on a file of its own. */
+export async function startSqliteFastify () {
+  const run = makeRunDir()
+  const reference = await startReference('sqlite-fastify', { BENCH_DIR: run.dir })
+  return { ...reference, stop: async () => { await reference.stop(); run.remove() } }
+}
+
+async function startReference (name, env = {}) {
   const port = await freePort()
-  const child = track(spawn(process.execPath, [join(benchDir, 'lib', 'bare-fastify.mjs')], {
-    env: { PATH: process.env.PATH, PORT: String(port) },
+  const child = track(spawn(process.execPath, [join(benchDir, 'lib', `${name}.mjs`)], {
+    env: { PATH: process.env.PATH, PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'inherit']
-  }), 'bare-fastify')
+  }), name)
   await new Promise((resolve, reject) => {
-    child.once('exit', code => reject(new Error(`bare fastify exited (${code})`)))
+    child.once('exit', code => reject(new Error(`${name} exited (${code})`)))
     child.stdout.once('data', resolve)
   })
   return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: async () => { await stopChild(child) } }

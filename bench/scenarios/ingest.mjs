@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { awaitQuiet, busyPct, log, machineCpu, median, round, sleep } from '../lib/common.mjs'
 import { fsyncProbe } from '../lib/fsync-probe.mjs'
 import { pgStoreAvailable, startPostgres } from '../lib/pg.mjs'
-import { makeRunDir, procCpuSeconds, runLoad, serviceEnv, startBareFastify, startSandbox, startService } from '../lib/procs.mjs'
+import { makeRunDir, procCpuSeconds, runLoad, serviceEnv, startBareFastify, startSandbox, startService, startSqliteFastify } from '../lib/procs.mjs'
 import { profileArgs, summarizeProfiles } from '../lib/profiling.mjs'
 
 export const description = 'ingest req/s, p50/p99 at 50 and 200 connections vs bare fastify; HubSpot/Salesforce batches of 100 (events/s)'
@@ -54,12 +54,12 @@ async function measure (url, pid, load) {
   }
 }
 
-async function baseline (load) {
-  const bare = await startBareFastify()
+async function baseline (load, start = startBareFastify) {
+  const server = await start()
   try {
-    return await measure(bare.url, bare.pid, load)
+    return await measure(server.url, server.pid, load)
   } finally {
-    await bare.stop()
+    await server.stop()
   }
 }
 
@@ -115,7 +115,9 @@ export async function run (args) {
   const batchConnections = args.batchConnections ?? 10
   const withPg = args.pg !== false && pgStoreAvailable()
   const profile = args.profile === true
-  const results = { runs: [], config: { runs, duration, warmup, connections, batchConnections, postgres: withPg ? 'on' : `skipped: ${pgStoreAvailable.reason ?? 'disabled'}` } }
+  // --reference adds the issue's "fastify plus SQLite with group commit" (bench/lib/sqlite-fastify.mjs).
+  const reference = args.reference === true
+  const results = { runs: [], config: { runs, duration, warmup, connections, batchConnections, reference, postgres: withPg ? 'on' : `skipped: ${pgStoreAvailable.reason ?? 'disabled'}` } }
 
   results.fsync = await fsyncProbe()
   log(`fsync probe: median ${results.fsync.medianMs} ms per synchronous=FULL commit`)
@@ -134,6 +136,13 @@ export async function run (args) {
           const sqlite = await bridge(sandbox, load, { store: 'sqlite', profile, label: `sqlite-c${c}-r${r}` })
           log(`  ${sqlite.reqPerSec} req/s p99 ${sqlite.p99} ms, ratio ${round(sqlite.reqPerSec / base.reqPerSec, 2)}`)
           entry.generic[c] = { baseline: base, sqlite, ratioSqlite: round(sqlite.reqPerSec / base.reqPerSec, 3) }
+          if (reference) {
+            log(`run ${r}/${runs}: fastify + SQLite group commit, ${c} connections`)
+            const ref = await baseline(load, startSqliteFastify)
+            log(`  ${ref.reqPerSec} req/s p99 ${ref.p99} ms, ratio ${round(ref.reqPerSec / base.reqPerSec, 2)}`)
+            entry.generic[c].reference = ref
+            entry.generic[c].ratioReference = round(ref.reqPerSec / base.reqPerSec, 3)
+          }
           if (pg !== null) {
             const pgUrl = await pg.createDatabase()
             log(`run ${r}/${runs}: bridge (PostgreSQL), ${c} connections`)
@@ -174,6 +183,13 @@ function medians (runs, connections, withPg) {
       sqliteErrors: pick(r => r.generic[c].sqlite.errors + r.generic[c].sqlite.non2xx + r.generic[c].sqlite.timeouts),
       sqliteServerCpuPct: pick(r => r.generic[c].sqlite.serverCpuPct),
       ratioSqlite: pick(r => r.generic[c].ratioSqlite),
+      ...(runs[0]?.generic[c].reference === undefined
+        ? {}
+        : {
+            referenceReqPerSec: pick(r => r.generic[c].reference.reqPerSec),
+            referenceP99: pick(r => r.generic[c].reference.p99),
+            ratioReference: pick(r => r.generic[c].ratioReference)
+          }),
       ...(withPg
         ? {
             postgresReqPerSec: pick(r => r.generic[c].postgres.reqPerSec),
