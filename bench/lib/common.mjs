@@ -25,8 +25,8 @@ export async function fromDist (path) {
  * The node flags of the build's `npm start` (`node <flags> dist/server.js`), so the service is
  * benchmarked as it is run: the heap ceiling there changes how much memory V8 keeps.
  */
-export function startFlags () {
-  const start = JSON.parse(readFileSync(join(buildRoot, 'package.json'), 'utf8')).scripts.start
+export function startFlags (root = buildRoot) {
+  const start = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start
   const words = start.trim().split(/\s+/)
   if (words[0] !== 'node' || words.at(-1) !== 'dist/server.js') throw new Error(`npm start is not "node [flags] dist/server.js": ${start}`)
   return words.slice(1, -1)

@@ -154,13 +154,14 @@ async function waitHttp (url, deadline, isOk, child) {
 /**
  * Runs `node [npm start's flags] [nodeArgs] dist/server.js` and waits for /healthz (and /readyz unless
  * `waitReady: false`). Logs (JSON lines, LOG_LEVEL info) go to `logFile`, or to /dev/null.
- * `preload` adds `--import bench/lib/mem-probe.mjs` writing memory samples to BENCH_MEM_FILE.
+ * `memFile` adds `--import bench/lib/mem-probe.mjs` writing memory samples to it. `root` runs the
+ * build in another copy of the tree instead of BENCH_ROOT's.
  */
-export async function startService ({ env, nodeArgs = [], logFile = null, waitReady = true, readyTimeoutMs = 60_000, memFile = null, memEveryMs = 1000 }) {
+export async function startService ({ env, nodeArgs = [], logFile = null, waitReady = true, readyTimeoutMs = 60_000, memFile = null, memEveryMs = 1000, root = null }) {
   const port = Number(env.PORT ?? await freePort())
-  const args = [...startFlags(), ...nodeArgs]
+  const args = [...(root === null ? startFlags() : startFlags(root)), ...nodeArgs]
   if (memFile !== null) args.push('--import', join(benchDir, 'lib', 'mem-probe.mjs'))
-  args.push(join(distDir, 'server.js'))
+  args.push(root === null ? join(distDir, 'server.js') : join(root, 'dist', 'server.js'))
   const out = logFile === null ? 'ignore' : openSync(logFile, 'a')
   const spawnedAt = performance.now()
   const child = track(spawn(process.execPath, args, {
