@@ -86,10 +86,10 @@ export function openSqliteStore (options: SqliteStoreOptions): Store {
     migrate(db)
   }
   db.pragma('busy_timeout = 5000')
-  const writerOptions = { file: memory ? null : options.file, durable: (options.synchronous ?? 'FULL') === 'FULL' }
+  const durable = (options.synchronous ?? 'FULL') === 'FULL'
   const writer = options.writerThread === true && !memory && !readonly
-    ? new ThreadWriter({ ...writerOptions, file: options.file })
-    : new InlineWriter(db, writerOptions)
+    ? new ThreadWriter({ file: options.file, durable })
+    : new InlineWriter(db, { file: memory ? null : options.file, durable })
   return new SqliteStore(db, writer)
 }
 
