@@ -25,22 +25,29 @@ type WriteResult = { ok: true, value: unknown } | { ok: false, error: unknown }
  * the commit is durable.
  *
  * With `sync` (the connection then runs `synchronous=NORMAL`), durability is an fsync of the WAL
- * that runs off the event loop: the loop goes on parsing and committing the next group while the
- * last one syncs, and one fsync covers every group committed before it started. This is what
+ * that runs off the event loop: the loop goes on parsing the next webhooks while the last group
+ * syncs, and one fsync covers every group committed before it started. This is what
  * `synchronous=FULL` does at each commit, without blocking the loop for the disk.
+ *
+ * One fsync runs at a time, and durable writes asked for while it runs wait for it to end, then
+ * commit together. They could not be answered sooner (a second fsync of the same file waits for the
+ * first in the kernel), and under load the groups grow from one turn's requests to everything that
+ * arrived during an fsync: fewer, larger transactions write fewer WAL pages per webhook.
  */
 export class GroupCommitter {
   readonly #db: Database.Database
   readonly #sync: (() => Promise<void>) | undefined
   readonly #committed: (() => void) | undefined
   #queue: PendingWrite[] = []
+  /** A flush is due: on the next turn, or (`#deferred`) when the fsync in flight ends. */
   #scheduled = false
+  #deferred = false
   /** Committed groups waiting for an fsync that started after their commit, oldest first. */
   #unsynced: Array<{ group: number, settle: Settle }> = []
   #committedGroups = 0
   /** The newest group an fsync in flight will make durable. */
   #syncRequestedUpTo = 0
-  #syncsInFlight = 0
+  #syncInFlight = false
   #whenSynced: Array<() => void> = []
 
   constructor (db: Database.Database, options: GroupCommitOptions = {}) {
@@ -57,9 +64,11 @@ export class GroupCommitter {
    */
   async run<T> (write: () => T, options: { durable?: boolean } = {}): Promise<T> {
     return await new Promise<T>((resolve, reject) => {
-      this.#queue.push({ run: write, durable: options.durable ?? true, resolve: resolve as (value: unknown) => void, reject })
-      if (!this.#scheduled) {
+      const durable = options.durable ?? true
+      this.#queue.push({ run: write, durable, resolve: resolve as (value: unknown) => void, reject })
+      if (!this.#scheduled || (this.#deferred && !durable)) {
         this.#scheduled = true
+        this.#deferred = false
         setImmediate(() => { this.#flush() })
       }
     })
@@ -74,6 +83,11 @@ export class GroupCommitter {
   }
 
   #flush (): void {
+    // A write that need not be durable (a claim) is not held back for someone else's fsync.
+    if (this.#syncInFlight && this.#queue.every(write => write.durable)) {
+      this.#deferred = true
+      return
+    }
     this.#scheduled = false
     const batch = this.#queue
     this.#queue = []
@@ -133,30 +147,31 @@ export class GroupCommitter {
     return results
   }
 
-  /**
-   * Starts an fsync covering every group committed so far, unless one in flight already covers them.
-   * Two may run at once, so a group committed during an fsync waits for one fsync, not for the end
-   * of the current one and then a whole next one.
-   */
+  /** Starts an fsync covering every group committed so far, unless one is in flight. */
   #startSync (sync: () => Promise<void>): void {
-    if (this.#syncRequestedUpTo >= this.#committedGroups || this.#syncsInFlight >= MAX_SYNCS_IN_FLIGHT) return
+    if (this.#syncRequestedUpTo >= this.#committedGroups || this.#syncInFlight) return
     const upTo = this.#committedGroups
     this.#syncRequestedUpTo = upTo
-    this.#syncsInFlight++
+    this.#syncInFlight = true
     sync().then(() => { this.#synced(sync, upTo) }, (error: unknown) => {
       this.#synced(sync, upTo, new StoreUnavailableError(`SQLite WAL fsync failed: ${(error as Error).message}`, { cause: error }))
     })
   }
 
   #synced (sync: () => Promise<void>, upTo: number, failure?: StoreUnavailableError): void {
-    this.#syncsInFlight--
+    this.#syncInFlight = false
     while (this.#unsynced.length > 0 && this.#unsynced[0]!.group <= upTo) this.#unsynced.shift()!.settle(failure)
-    if (this.#unsynced.length > 0) this.#startSync(sync)
-    else for (const resolve of this.#whenSynced.splice(0)) resolve()
+    if (this.#deferred) {
+      // On the next turn, so the requests read in this one join the group; its commit starts the
+      // fsync that also covers any group left unsynced.
+      this.#deferred = false
+      setImmediate(() => { this.#flush() })
+    } else if (this.#unsynced.length > 0) {
+      this.#startSync(sync)
+    }
+    if (this.#unsynced.length === 0) for (const resolve of this.#whenSynced.splice(0)) resolve()
   }
 }
-
-const MAX_SYNCS_IN_FLIGHT = 2
 
 function settleWrite (write: PendingWrite, result: WriteResult, failure?: unknown): void {
   if (failure !== undefined) write.reject(failure)
