@@ -118,6 +118,7 @@ async function ingest (fastify: FastifyInstance, mappings: Mappings, adapter: So
 }
 
 function checkContentType (adapter: SourceAdapter, header: string | undefined): void {
+  if (header !== undefined && adapter.contentTypes.includes(header)) return
   const mediaType = (header ?? '').split(';')[0]!.trim().toLowerCase()
   if (!adapter.contentTypes.includes(mediaType)) {
     throw new SourceRejection(415, 'unsupported_content_type', `content type "${mediaType || '(none)'}" is not accepted here; send ${adapter.contentTypes.join(' or ')}`)
@@ -126,10 +127,12 @@ function checkContentType (adapter: SourceAdapter, header: string | undefined): 
 
 function toIncomingWebhook (request: FastifyRequest): IncomingWebhook {
   const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+  let publicUrl: string | undefined
   return {
     method: request.method,
     url: request.url,
-    publicUrl: publicUrlFor(request, request.server.bridge.mappings.current),
+    // Only the sources whose signature covers the URL (HubSpot) read it.
+    get publicUrl () { return (publicUrl ??= publicUrlFor(request, request.server.bridge.mappings.current)) },
     headers: request.headers,
     query: request.query as IncomingWebhook['query'],
     rawBody,

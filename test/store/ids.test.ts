@@ -16,3 +16,9 @@ t.test('ids sort by time and do not repeat', async t => {
   t.ok(uuidv7(1_000) < uuidv7(2_000))
   t.ok(uuidv7(0xfffffffffff) < uuidv7(0x100000000000))
 })
+
+t.test('each id carries its own millisecond, within one and across several', async t => {
+  const timeOf = (id: string): number => parseInt(id.slice(0, 8) + id.slice(9, 13), 16)
+  const times = [5_000, 5_000, 5_001, 5_000, 0xfffffffffff]
+  t.same(times.map(now => timeOf(uuidv7(now))), times)
+})
