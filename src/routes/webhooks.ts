@@ -127,12 +127,10 @@ function checkContentType (adapter: SourceAdapter, header: string | undefined): 
 
 function toIncomingWebhook (request: FastifyRequest): IncomingWebhook {
   const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
-  let publicUrl: string | undefined
   return {
     method: request.method,
     url: request.url,
-    // Only the sources whose signature covers the URL (HubSpot) read it.
-    get publicUrl () { return (publicUrl ??= publicUrlFor(request, request.server.bridge.mappings.current)) },
+    publicUrl: publicUrlFor(request, request.server.bridge.mappings.current),
     headers: request.headers,
     query: request.query as IncomingWebhook['query'],
     rawBody,
