@@ -12,10 +12,9 @@
  * A tree is a directory holding `dist/` and `package.json` (a copy of the repository after
  * `npm run build`).
  */
-import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { log, median, parseArgs, round } from './lib/common.mjs'
-import { makeRunDir, runLoad, serviceEnv, startSandbox, startService } from './lib/procs.mjs'
+import { mainThreadCpuSeconds, makeRunDir, runLoad, serviceEnv, startSandbox, startService } from './lib/procs.mjs'
 
 const args = parseArgs(process.argv.slice(2))
 if (args._.length < 2) {
@@ -27,13 +26,6 @@ const rate = typeof args.rate === 'number' ? args.rate : undefined
 const connections = args.connections ?? (rate === undefined ? 50 : 20)
 const rounds = args.rounds ?? 3
 const duration = args.duration ?? 20
-
-/** User plus system CPU seconds of a process's main thread. */
-function mainThreadCpuSeconds (pid) {
-  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
 
 const load = { kind: 'generic', connections, warmup: 0, ...(rate === undefined ? {} : { overallRate: rate }) }
 const sandbox = await startSandbox({ rateLimitPerMinute: 300 })

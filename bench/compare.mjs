@@ -10,10 +10,9 @@
  * A tree is a directory holding `dist/` and `package.json` (a copy of the repository after
  * `npm run build`). Prints each round and the median of B/A over the rounds: below 1, B costs less.
  */
-import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { log, median, parseArgs, round } from './lib/common.mjs'
-import { makeRunDir, runLoad, serviceEnv, startSandbox, startService } from './lib/procs.mjs'
+import { mainThreadCpuSeconds, makeRunDir, runLoad, serviceEnv, startSandbox, startService } from './lib/procs.mjs'
 
 const args = parseArgs(process.argv.slice(2))
 if (args._.length !== 2) {
@@ -25,13 +24,6 @@ const rate = args.rate ?? 1800
 const rounds = args.rounds ?? 6
 const duration = args.duration ?? 10
 
-/** User plus system CPU seconds of one thread (the main thread's id is the process id). */
-function threadCpuSeconds (pid, tid = pid) {
-  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
-
 const sandbox = await startSandbox({ rateLimitPerMinute: 300 })
 const services = []
 try {
@@ -42,10 +34,10 @@ try {
   }
   const perRequest = services.map(() => [])
   for (let r = 1; r <= rounds; r++) {
-    const before = services.map(({ service }) => threadCpuSeconds(service.pid))
+    const before = services.map(({ service }) => mainThreadCpuSeconds(service.pid))
     const results = await Promise.all(services.map(({ service }) =>
       runLoad({ url: service.url, kind: 'generic', connections: 20, duration, warmup: 0, overallRate: rate })))
-    const after = services.map(({ service }) => threadCpuSeconds(service.pid))
+    const after = services.map(({ service }) => mainThreadCpuSeconds(service.pid))
     results.forEach((result, i) => {
       if (result.non2xx > 0 || result.errors > 0) throw new Error(`${trees[i]}: ${result.non2xx} non-2xx, ${result.errors} errors`)
       perRequest[i].push((after[i] - before[i]) * 1e6 / result.requests.total)

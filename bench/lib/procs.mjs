@@ -238,6 +238,13 @@ export function procCpuSeconds (pid) {
   }
 }
 
+/** utime + stime of a process's main thread in seconds (its thread id is the process id). */
+export function mainThreadCpuSeconds (pid) {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 // ---- baselines and load ----------------------------------------------------------------------
 
 /** A bare fastify 5 server answering 202 on POST /webhooks/:source, no logging, no work. */
