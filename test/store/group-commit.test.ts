@@ -25,6 +25,13 @@ const settledFlags = <T>(promise: Promise<T>): { settled: boolean } => {
 
 const turn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
 
+/** A committer whose fsyncs the test finishes by hand, and an insert into its table. */
+function withManualSyncs (options: { committed?: () => void } = {}): ReturnType<typeof manualSyncs> & { db: Database.Database, writes: GroupCommitter, insert: Database.Statement } {
+  const db = openDb()
+  const syncs = manualSyncs()
+  return { ...syncs, db, writes: new GroupCommitter(db, { ...options, sync: syncs.sync }), insert: db.prepare('INSERT INTO t VALUES (?)') }
+}
+
 t.test('writes asked for in one turn commit in one transaction', async t => {
   const db = openDb()
   let commits = 0
@@ -66,11 +73,8 @@ t.test('a storage failure rejects the whole group as StoreUnavailableError', asy
 })
 
 t.test('callers are answered only once an fsync started after their commit has finished', async t => {
-  const db = openDb()
-  const { sync, started } = manualSyncs()
   let commits = 0
-  const writes = new GroupCommitter(db, { sync, committed: () => { commits++ } })
-  const insert = db.prepare('INSERT INTO t VALUES (?)')
+  const { db, started, writes, insert } = withManualSyncs({ committed: () => { commits++ } })
   const first = settledFlags(writes.run(() => insert.run('a')))
   await turn()
   t.equal(started.length, 1, 'an fsync starts after the first group commits')
@@ -104,10 +108,7 @@ t.test('callers are answered only once an fsync started after their commit has f
 })
 
 t.test('a write that need not be durable is not held back by an fsync in flight', async t => {
-  const db = openDb()
-  const { sync, started } = manualSyncs()
-  const writes = new GroupCommitter(db, { sync })
-  const insert = db.prepare('INSERT INTO t VALUES (?)')
+  const { db, started, writes, insert } = withManualSyncs()
   const first = settledFlags(writes.run(() => insert.run('a')))
   await turn()
   const waiting = settledFlags(writes.run(() => insert.run('b')))
@@ -130,20 +131,15 @@ t.test('a write that need not be durable is not held back by an fsync in flight'
 })
 
 t.test('a failed fsync answers its groups with StoreUnavailableError', async t => {
-  const db = openDb()
-  const { sync, started } = manualSyncs()
-  const writes = new GroupCommitter(db, { sync })
-  const pending = writes.run(() => db.prepare('INSERT INTO t VALUES (?)').run('a'))
+  const { started, writes, insert } = withManualSyncs()
+  const pending = writes.run(() => insert.run('a'))
   await turn()
   started[0]!.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
   await t.rejects(pending, { name: 'StoreUnavailableError', message: /WAL fsync failed: EIO/ })
 })
 
 t.test('a write that need not be durable is answered at its commit, before the fsync', async t => {
-  const db = openDb()
-  const { sync, started } = manualSyncs()
-  const writes = new GroupCommitter(db, { sync })
-  const insert = db.prepare('INSERT INTO t VALUES (?)')
+  const { started, writes, insert } = withManualSyncs()
   const durable = settledFlags(writes.run(() => insert.run('a')))
   const lease = settledFlags(writes.run(() => insert.run('b'), { durable: false }))
   await turn()
